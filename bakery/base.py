@@ -1,0 +1,99 @@
+"""Base images: a Debian rootfs bootstrapped by mmdebstrap and imported into podman.
+
+A base is tagged with a fingerprint of its inputs and reused while they are unchanged.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from filelock import FileLock
+
+from bakery import podman, proc
+from bakery.config import Base, Project
+from bakery.fingerprint import Fingerprint, Input, combine, value_digest
+
+BASE_REPOSITORY = "localhost/bakery-base"
+RECIPE_VERSION = "1"  # bump when the way bases are built changes
+
+
+@dataclass(frozen=True)
+class BaseImage:
+    name: str
+    ref: str
+    image_id: str
+    fingerprint: str
+    built: bool  # False when an existing image was reused
+
+
+def mmdebstrap_version() -> str:
+    return proc.run(["mmdebstrap", "--version"]).stdout.strip().split()[-1]
+
+
+def base_fingerprint(base: Base, tool_version: str) -> Fingerprint:
+    return combine([
+        Input("base-recipe", "bakery", RECIPE_VERSION),
+        Input("base-config", "spec", value_digest(base.model_dump())),
+        Input("tool", "mmdebstrap", tool_version),
+    ])
+
+
+def base_ref(name: str, fingerprint: Fingerprint) -> str:
+    return f"{BASE_REPOSITORY}/{name}:{fingerprint.short}"
+
+
+def ensure_base(project: Project, name: str, *, rebuild: bool = False, log=print) -> BaseImage:
+    """Return the base image for name, bootstrapping it first if it does not exist yet."""
+    base = project.base(name)
+    fingerprint = base_fingerprint(base, mmdebstrap_version())
+    ref = base_ref(name, fingerprint)
+    locks = project.state_dir() / "locks"
+    locks.mkdir(parents=True, exist_ok=True)
+    with FileLock(locks / f"base-{name}.lock"):
+        built = rebuild or not podman.image_exists(ref)
+        if built:
+            log(f"bootstrapping base '{name}' ({base.suite}, {len(base.packages)} packages) with mmdebstrap")
+            bootstrap_and_import(project, name, base, fingerprint, ref)
+    image_id = podman.inspect_image(ref)["Id"]
+    return BaseImage(name, ref, image_id, fingerprint.digest, built)
+
+
+def bootstrap_and_import(project: Project, name: str, base: Base, fingerprint: Fingerprint, ref: str) -> None:
+    work = project.state_dir() / "tmp"
+    work.mkdir(parents=True, exist_ok=True)
+    log_path = project.state_dir() / "bases" / f"{name}-{fingerprint.short}.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=work, prefix=f"base-{name}-") as tmp:
+        rootfs = Path(tmp) / "rootfs.tar"
+        proc.run(mmdebstrap_argv(base, rootfs), log_path=log_path, timeout=1800)
+        podman.podman(*import_argv(name, fingerprint, rootfs, ref), timeout=900)
+
+
+def mmdebstrap_argv(base: Base, rootfs: Path) -> list[str]:
+    argv = [
+        "mmdebstrap",
+        f"--variant={base.variant}",
+        f"--include={','.join(base.packages)}",
+        "--aptopt=Acquire::Retries \"3\"",
+        # an image carries no apt lists; roles run `apt-get update` themselves
+        "--customize-hook=rm -rf \"$1\"/var/lib/apt/lists/* \"$1\"/var/cache/apt/*.bin",
+        base.suite,
+        str(rootfs),
+    ]
+    if base.mirror:
+        argv.append(base.mirror)
+    return argv
+
+
+def import_argv(name: str, fingerprint: Fingerprint, rootfs: Path, ref: str) -> list[str]:
+    return [
+        "import",
+        "--change", 'ENTRYPOINT ["/sbin/init"]',
+        "--change", "STOPSIGNAL SIGRTMIN+3",
+        "--change", f"LABEL bakery.base={name}",
+        "--change", f"LABEL bakery.base-fingerprint={fingerprint.digest}",
+        str(rootfs),
+        ref,
+    ]

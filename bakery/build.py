@@ -1,0 +1,214 @@
+"""`bakery build SERVICE`: base -> fingerprint -> bake (Packer + Ansible) -> verify."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from bakery import __version__, packer, proc
+from bakery.config import Project
+from bakery.errors import BuildFailed
+from bakery.events import EventReader, TaskEvent, callback_env
+from bakery.fingerprint import Fingerprint, combine
+from bakery.inputs import ToolVersions, resolve_service_playbook, service_inputs
+from bakery.pipeline import Stage, run_stages, select_stages
+from bakery.playbook import PlaybookInputs
+from bakery.progress import Reporter
+from bakery.rundir import RunDir
+from bakery.targets import BaseArtifact, ImageRecord, Target, get_target
+
+
+@dataclass(frozen=True)
+class BuildOptions:
+    force: bool = False
+    skip: tuple[str, ...] = ()
+    until: str | None = None
+
+
+@dataclass
+class BuildContext:
+    project: Project
+    service_name: str
+    target: Target
+    playbook: PlaybookInputs
+    run: RunDir
+    reporter: Reporter
+    options: BuildOptions
+    started: float = field(default_factory=time.monotonic)
+    base: BaseArtifact | None = None
+    fingerprint: Fingerprint | None = None
+    image: ImageRecord | None = None
+    reused: bool = False
+    failure: TaskEvent | None = None
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    service: str
+    target: str
+    image: str | None
+    image_id: str | None
+    fingerprint: str | None
+    run_id: str
+    run_dir: str
+    duration_s: float
+    reused: bool
+    stages: list[str]
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def build_service(project: Project, service_name: str, target_name: str, options: BuildOptions, reporter: Reporter) -> BuildResult:
+    """Resolve everything first (so bad input fails before anything starts), then run the stages."""
+    playbook = resolve_service_playbook(project, service_name)
+    target = get_target(target_name)
+    stages = select_stages(STAGES, skip=options.skip, until=options.until)
+    target.ensure_prerequisites()
+    run = RunDir.create(project.state_dir(), "build")
+    ctx = BuildContext(project, service_name, target, playbook, run, reporter, options)
+    try:
+        run_stages(stages, ctx)
+    finally:
+        reporter.finish()
+    result = _result(ctx, [s.name for s in stages])
+    run.write_json("result.json", result.as_dict())
+    return result
+
+
+def stage_base(ctx: BuildContext) -> None:
+    base_name = ctx.project.service(ctx.service_name).base
+    ctx.base = ctx.target.prepare_base(ctx.project, base_name, ctx.reporter.info)
+    ctx.reporter.info(f"base {ctx.base.ref} ({ctx.base.image_id[:12]})")
+
+
+def stage_fingerprint(ctx: BuildContext) -> None:
+    inputs = service_inputs(
+        ctx.project, ctx.service_name, ctx.playbook, ctx.base.image_id, ToolVersions.detect(), ctx.target.name
+    )
+    ctx.fingerprint = combine(inputs)
+    ctx.run.write_json("inputs.json", {
+        "fingerprint": ctx.fingerprint.digest,
+        "inputs": [asdict(i) for i in ctx.fingerprint.inputs],
+    })
+    ctx.reporter.info(f"fingerprint {ctx.fingerprint.short} over {len(inputs)} inputs")
+
+
+def stage_bake(ctx: BuildContext) -> None:
+    existing = ctx.target.find_image(ctx.service_name, ctx.fingerprint.digest)
+    if existing is not None and not ctx.options.force:
+        ctx.image, ctx.reused = existing, True
+        ctx.reporter.info(f"up to date: {existing.ref} has the same fingerprint (use --force to rebake)")
+        return
+    with tempfile.TemporaryDirectory(prefix="bakery-vars-") as private:
+        manifest_build = run_packer(ctx, Path(private))
+    ctx.image = ctx.target.record_image(ctx.service_name, ctx.fingerprint.digest, manifest_build)
+    ctx.reporter.info(f"image {ctx.image.ref}")
+
+
+def run_packer(ctx: BuildContext, private_dir: Path) -> dict:
+    """Run the target's Packer build; the extra vars (which may hold secrets) stay out of the run dir."""
+    staged = packer.stage_template(ctx.project.template_dir(), ctx.run.path / "packer")
+    extra_vars = private_dir / "extra-vars.json"
+    extra_vars.write_text(json.dumps(playbook_extra_vars(ctx)))
+    extra_vars.chmod(0o600)
+    var_file = packer.write_var_file(staged / "bakery.pkrvars.json", packer_variables(ctx, extra_vars))
+    reader = EventReader(ctx.run.events_dir)
+    with ctx.target.build_session(ctx.run) as session_env:
+        env = proc.tool_env({**callback_env(ctx.run.ansible_dir), **session_env})
+        try:
+            packer.build(staged, var_file, ctx.target.packer_source, env=env, log_path=ctx.run.packer_log,
+                         on_poll=lambda: _report_events(ctx, reader))
+        except BuildFailed as exc:
+            raise _explain_failure(ctx, exc) from None
+        finally:
+            ctx.reporter.end_roles()
+    return packer.read_manifest(ctx.run.manifest)
+
+
+def _report_events(ctx: BuildContext, reader: EventReader) -> None:
+    for event in reader.poll():
+        ctx.reporter.task_event(event)
+        if event.is_failure and ctx.failure is None:
+            ctx.failure = event
+
+
+def _explain_failure(ctx: BuildContext, exc: BuildFailed) -> BuildFailed:
+    log = ctx.run.packer_log
+    if ctx.failure is None:
+        return BuildFailed(exc.message, hint=f"log: {log}")
+    f = ctx.failure
+    return BuildFailed(f"bake of '{ctx.service_name}' failed in {f.where}: {f.message}", hint=f"log: {log}")
+
+
+def playbook_extra_vars(ctx: BuildContext) -> dict:
+    service = ctx.project.service(ctx.service_name)
+    app = {"bakery_app_src": str(ctx.project.path(service.app))} if service.app else {}
+    return {
+        **service.variables,
+        **app,
+        "bakery_service": ctx.service_name,
+        "bakery_fingerprint": ctx.fingerprint.digest,
+        "bakery_run_id": ctx.run.run_id,
+    }
+
+
+def packer_variables(ctx: BuildContext, extra_vars: Path) -> dict:
+    return {
+        "service": ctx.service_name,
+        "run_id": ctx.run.run_id,
+        "run_dir": str(ctx.run.path.resolve()),
+        "playbook_file": str(ctx.playbook.playbook),
+        "roles_path": str(ctx.project.path("roles")),
+        "extra_vars_file": str(extra_vars),
+        "image_labels": image_labels(ctx),
+        **ctx.target.packer_variables(ctx.base),
+    }
+
+
+def image_labels(ctx: BuildContext) -> dict[str, str]:
+    return {
+        "bakery.service": ctx.service_name,
+        "bakery.fingerprint": ctx.fingerprint.digest,
+        "bakery.base": ctx.base.ref,
+        "bakery.base-id": ctx.base.image_id,
+        "bakery.git-commit": git_commit(ctx.project.root),
+        "bakery.roles": ",".join(ctx.playbook.roles),
+        "bakery.build-time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "bakery.version": __version__,
+        "bakery.run-id": ctx.run.run_id,
+    }
+
+
+def git_commit(root: Path) -> str:
+    head = proc.run(["git", "-C", str(root), "rev-parse", "HEAD"], check=False, timeout=10)
+    if not head.ok:
+        return "unknown"
+    dirty = proc.run(["git", "-C", str(root), "status", "--porcelain"], check=False, timeout=10)
+    return head.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
+
+
+def _result(ctx: BuildContext, stages: list[str]) -> BuildResult:
+    image = ctx.image
+    return BuildResult(
+        service=ctx.service_name,
+        target=ctx.target.name,
+        image=image.ref if image else None,
+        image_id=image.image_id if image else None,
+        fingerprint=ctx.fingerprint.digest if ctx.fingerprint else None,
+        run_id=ctx.run.run_id,
+        run_dir=str(ctx.run.path),
+        duration_s=round(time.monotonic() - ctx.started, 3),
+        reused=ctx.reused,
+        stages=stages,
+    )
+
+
+STAGES = (
+    Stage("base", stage_base),
+    Stage("fingerprint", stage_fingerprint),
+    Stage("bake", stage_bake),
+)

@@ -1,0 +1,206 @@
+"""The thin command line. The one error boundary: library code raises, only main() prints and exits."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+import threading
+import traceback
+from dataclasses import asdict
+from pathlib import Path
+from typing import Annotated, Optional
+
+import click
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from bakery import __version__
+from bakery import base as bases
+from bakery import config, doctor, images
+from bakery.build import BuildOptions, build_service
+from bakery.errors import BakeryError, ExitStatus
+from bakery.inputs import service_fingerprint
+from bakery.progress import make_reporter
+from bakery.targets import get_target
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Bake Ansible roles into verified, immutable images.")
+base_app = typer.Typer(no_args_is_help=True, help="Base images bootstrapped with mmdebstrap.")
+config_app = typer.Typer(no_args_is_help=True, help="The bakery.yml configuration.")
+app.add_typer(base_app, name="base")
+app.add_typer(config_app, name="config")
+
+
+class State:
+    project_dir: Path = Path(".")
+    debug: bool = False
+
+
+state = State()
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
+TargetOpt = Annotated[Optional[str], typer.Option("--target", "-t", help="local or aws (default: build.target)")]
+
+
+def load() -> config.Project:
+    return config.load_project(state.project_dir)
+
+
+def emit_json(data) -> None:
+    print(json.dumps(data, indent=2, sort_keys=True, default=str))
+
+
+@app.callback()
+def _global(
+    project: Annotated[Path, typer.Option("--project", "-C", help="Project directory (holds bakery.yml).")] = Path("."),
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False,
+    version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False,
+) -> None:
+    state.project_dir, state.debug = project, debug
+    if version:
+        print(f"bakery {__version__}")
+        raise typer.Exit(0)
+
+
+@app.command()
+def build(
+    service: Annotated[str, typer.Argument(help="Service from bakery.yml")],
+    target: TargetOpt = None,
+    force: Annotated[bool, typer.Option("--force", help="Rebake even if an image with this fingerprint exists.")] = False,
+    skip: Annotated[list[str], typer.Option("--skip", help="Skip a stage (repeatable).")] = [],
+    until: Annotated[Optional[str], typer.Option("--until", help="Stop after this stage.")] = None,
+    json_output: JsonFlag = False,
+) -> None:
+    """Bake SERVICE's playbook into an image with Packer and Ansible."""
+    project = load()
+    options = BuildOptions(force=force, skip=tuple(skip), until=until)
+    result = build_service(project, service, target or project.build.target, options, make_reporter())
+    if json_output:
+        emit_json(result.as_dict())
+        return
+    verb = "up to date" if result.reused else "built"
+    print(f"{verb}: {result.image} (fingerprint {result.fingerprint[:12]}, run {result.run_id}, {result.duration_s:.1f} s)",
+          file=sys.stderr)
+    print(result.image)
+
+
+@app.command("images")
+def images_cmd(
+    service: Annotated[Optional[str], typer.Argument(help="Only this service")] = None,
+    target: TargetOpt = None,
+    json_output: JsonFlag = False,
+) -> None:
+    """List baked images with fingerprint, age and size."""
+    rows = [images.image_row(i) for i in images.list_images(service, target or "local")]
+    if json_output:
+        emit_json(rows)
+        return
+    table = Table("service", "image", "fingerprint", "age", "size", box=None)
+    for row in rows:
+        table.add_row(row["service"], row["image"], row["fingerprint"][:12], row["age"], row["size"])
+    Console().print(table)
+
+
+@app.command("doctor")
+def doctor_cmd(json_output: JsonFlag = False) -> None:
+    """Check every prerequisite and say how to fix what is missing."""
+    checks = doctor.run_checks(Path(state.project_dir).resolve())
+    if json_output:
+        emit_json([asdict(c) for c in checks])
+    else:
+        for c in checks:
+            mark = "ok  " if c.ok else "FAIL"
+            print(f"{mark} {c.name:<10} {c.detail}" + (f"  -> {c.fix}" if not c.ok else ""))
+    if not all(c.ok for c in checks):
+        raise typer.Exit(ExitStatus.PREREQ)
+
+
+@app.command("fingerprint")
+def fingerprint_cmd(
+    service: Annotated[str, typer.Argument(help="Service from bakery.yml")],
+    target: TargetOpt = None,
+    explain: Annotated[bool, typer.Option("--explain", help="List every input and its digest.")] = False,
+    json_output: JsonFlag = False,
+) -> None:
+    """Compute SERVICE's image fingerprint (builds the base first if it is missing)."""
+    project = load()
+    target_impl = get_target(target or project.build.target)
+    base = target_impl.prepare_base(project, project.service(service).base, lambda m: print(m, file=sys.stderr))
+    fp = service_fingerprint(project, service, base.image_id, target_impl.name)
+    if json_output:
+        emit_json({"fingerprint": fp.digest, "inputs": [asdict(i) for i in fp.inputs]})
+        return
+    print(fp.digest)
+    if explain:
+        for item in fp.inputs:
+            print(f"  {item.kind:<10} {item.name:<40} {item.digest[:16]}")
+
+
+@base_app.command("build")
+def base_build(
+    name: Annotated[str, typer.Argument(help="Base from bakery.yml, e.g. debian-12")],
+    rebuild: Annotated[bool, typer.Option("--rebuild", help="Bootstrap again even if it exists.")] = False,
+    json_output: JsonFlag = False,
+) -> None:
+    """Bootstrap a base rootfs with mmdebstrap and import it into podman."""
+    result = bases.ensure_base(load(), name, rebuild=rebuild, log=lambda m: print(m, file=sys.stderr))
+    if json_output:
+        emit_json(asdict(result))
+        return
+    print(f"{'built' if result.built else 'up to date'}: {result.ref}", file=sys.stderr)
+    print(result.ref)
+
+
+@config_app.command("schema")
+def config_schema() -> None:
+    """Print the JSON schema of bakery.yml."""
+    emit_json(config.json_schema())
+
+
+@config_app.command("check")
+def config_check() -> None:
+    """Validate bakery.yml and every service's playbook and roles."""
+    from bakery.inputs import resolve_service_playbook
+
+    project = load()
+    for name in project.services:
+        roles = resolve_service_playbook(project, name).roles
+        print(f"{name}: {len(roles)} roles ({', '.join(roles)})")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: run the CLI and map every outcome to an ExitStatus."""
+    command = typer.main.get_command(app)
+    args = sys.argv[1:] if argv is None else argv
+    install_interrupt_handlers()
+    try:
+        command.main(args=args, prog_name="bakery", standalone_mode=False)
+        return ExitStatus.OK
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.ClickException as exc:
+        exc.show()
+        return ExitStatus.USAGE
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        print("bakery: interrupted", file=sys.stderr)
+        return ExitStatus.INTERRUPTED
+    except BakeryError as exc:
+        _report(exc, exc.one_line())
+        return exc.exit_status
+    except Exception as exc:  # the one boundary: anything unexpected becomes a one-line error
+        _report(exc, f"unexpected error: {type(exc).__name__}: {exc} (rerun with --debug for the traceback)")
+        return ExitStatus.ERROR
+
+
+def install_interrupt_handlers() -> None:
+    """SIGINT and SIGTERM both raise KeyboardInterrupt, even when started with SIGINT ignored (`cmd &`)."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+
+
+def _report(exc: BaseException, line: str) -> None:
+    if state.debug:
+        traceback.print_exception(exc)
+    print(f"bakery: error: {line}", file=sys.stderr)

@@ -1,0 +1,188 @@
+"""bakery.yml: typed project configuration, validated once, with field-level errors."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
+
+from bakery.errors import ConfigError
+
+CONFIG_NAME = "bakery.yml"
+NAME_PATTERN = r"^[a-z0-9][a-z0-9-]*$"
+TARGET_NAMES = ("local", "aws")
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Base(Strict):
+    """A base image bootstrapped by mmdebstrap (local) or found by filter (aws)."""
+
+    suite: str = "bookworm"
+    variant: Literal["minbase", "essential", "apt", "required", "important", "standard"] = "minbase"
+    packages: list[str] = Field(min_length=1, description="Debian packages in the base rootfs")
+    mirror: str | None = Field(None, description="apt mirror; default: the host's apt sources")
+
+
+class Waiver(Strict):
+    check: str = Field(description="name of the built-in hygiene check to waive")
+    reason: str = Field(min_length=10, description="why it is acceptable; shown in the report")
+
+
+class Verify(Strict):
+    suite: str | None = Field(None, description="testinfra suite; default tests/images/<service>")
+    boot_timeout_s: float = Field(60.0, gt=0, le=900)
+    waivers: list[Waiver] = []
+
+
+class Service(Strict):
+    playbook: str = Field(description="playbook applying the service's roles")
+    base: str = Field(description="name of an entry under bases")
+    variables: dict[str, Any] = Field({}, description="extra vars passed to the playbook")
+    app: str | None = Field(None, description="app source directory or artifact file")
+    verify: Verify = Verify()
+
+
+class Environment(Strict):
+    after: str | None = Field(None, description="environment an image must reach first")
+    approval: bool = Field(False, description="deploys need --approve")
+    tfvars: str | None = Field(None, description="default terraform/envs/<env>/terraform.tfvars")
+
+
+class BuildSettings(Strict):
+    target: Literal["local", "aws"] = "local"
+    packer_template: str = Field("packer", description="directory holding the *.pkr.hcl files")
+
+
+class Project(Strict):
+    version: Literal[1] = 1
+    build: BuildSettings = BuildSettings()
+    bases: dict[str, Base] = Field(min_length=1)
+    services: dict[str, Service] = Field(min_length=1)
+    environments: dict[str, Environment] = {}
+    _root: Path = PrivateAttr(default=Path("."))
+
+    @model_validator(mode="after")
+    def _check_references(self) -> Project:
+        for name in [*self.bases, *self.services, *self.environments]:
+            if not re.match(NAME_PATTERN, name):
+                raise ValueError(f"name '{name}' must match {NAME_PATTERN}")
+        for name, service in self.services.items():
+            if service.base not in self.bases:
+                raise ValueError(
+                    f"services.{name}.base: unknown base '{service.base}'"
+                    f" (defined: {', '.join(self.bases)})"
+                )
+        for name, env in self.environments.items():
+            if env.after is not None and env.after not in self.environments:
+                raise ValueError(f"environments.{name}.after: unknown environment '{env.after}'")
+        return self
+
+    @property
+    def root(self) -> Path:
+        return self._root
+
+    def service(self, name: str) -> Service:
+        if name not in self.services:
+            known = ", ".join(sorted(self.services))
+            raise ConfigError(f"unknown service '{name}'", hint=f"services in {CONFIG_NAME}: {known}")
+        return self.services[name]
+
+    def base(self, name: str) -> Base:
+        if name not in self.bases:
+            raise ConfigError(f"unknown base '{name}'", hint=f"bases in {CONFIG_NAME}: {', '.join(self.bases)}")
+        return self.bases[name]
+
+    def path(self, relative: str) -> Path:
+        return (self._root / relative).resolve()
+
+    def suite_path(self, service: str) -> Path:
+        return self.path(self.service(service).verify.suite or f"tests/images/{service}")
+
+    def template_dir(self) -> Path:
+        return self.path(self.build.packer_template)
+
+    def state_dir(self) -> Path:
+        return self._root / ".bakery"
+
+
+def find_root(start: Path) -> Path:
+    """The nearest directory at or above start that holds bakery.yml."""
+    for candidate in [start, *start.resolve().parents]:
+        if (candidate / CONFIG_NAME).is_file():
+            return candidate.resolve()
+    raise ConfigError(
+        f"no {CONFIG_NAME} found in {start.resolve()} or its parents",
+        hint="run bakery inside a project or pass --project DIR",
+    )
+
+
+def load_project(start: Path) -> Project:
+    root = find_root(start)
+    path = root / CONFIG_NAME
+    project = parse_project(path.read_text(), source=str(path))
+    project.__pydantic_private__["_root"] = root  # frozen model: the root is set once, here
+    check_paths(project, source=str(path))
+    return project
+
+
+def parse_project(text: str, *, source: str) -> Project:
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark else ""
+        raise ConfigError(f"{source}:{where} is not valid YAML: {getattr(exc, 'problem', exc)}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: must be a mapping with bases, services, environments")
+    try:
+        return Project.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(describe_validation_error(exc, source)) from None
+
+
+def describe_validation_error(exc: ValidationError, source: str) -> str:
+    errors = exc.errors()
+    first = errors[0]
+    field = ".".join(str(p) for p in first["loc"]) or "(top level)"
+    message = first["msg"].removeprefix("Value error, ")
+    if first["type"] == "extra_forbidden":
+        message = f"unknown key; {_allowed_keys_hint(first['loc'])}"
+    more = f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else ""
+    return f"{source}: {field}: {message}{more}"
+
+
+def _allowed_keys_hint(loc: tuple) -> str:
+    model: type[BaseModel] = Project
+    for part in loc[:-1]:
+        field = model.model_fields.get(str(part))
+        if field is None:
+            continue
+        annotation = field.annotation
+        inner = getattr(annotation, "__args__", (annotation,))[-1]
+        if isinstance(inner, type) and issubclass(inner, BaseModel):
+            model = inner
+    return "allowed keys: " + ", ".join(model.model_fields)
+
+
+def check_paths(project: Project, *, source: str) -> None:
+    """Every path the config names must exist; report the first that does not."""
+    for name, service in project.services.items():
+        _require(project, service.playbook, f"services.{name}.playbook", source)
+        if service.app is not None:
+            _require(project, service.app, f"services.{name}.app", source)
+    _require(project, project.build.packer_template, "build.packer_template", source)
+
+
+def _require(project: Project, relative: str, field: str, source: str) -> None:
+    if not project.path(relative).exists():
+        raise ConfigError(f"{source}: {field}: '{relative}' does not exist", hint="fix the path or create it")
+
+
+def json_schema() -> dict:
+    return Project.model_json_schema()

@@ -1,0 +1,62 @@
+"""Typed errors and the exit codes they map to. Only the CLI turns them into exits."""
+
+from enum import IntEnum
+
+
+class ExitStatus(IntEnum):
+    OK = 0
+    ERROR = 1  # unexpected failure (a bug, or an external tool misbehaving)
+    USAGE = 2  # bad command-line usage (typer's own code)
+    CONFIG = 3  # bakery.yml invalid, unknown service, missing role or file
+    PREREQ = 4  # a required tool is missing or not working (podman, packer, ...)
+    BUILD_FAILED = 5  # Packer or an Ansible task failed
+    VERIFY_FAILED = 6  # the image failed verification
+    GATE_REFUSED = 7  # a promotion or deploy gate refused
+    INTERRUPTED = 130  # Ctrl-C / SIGINT
+
+
+class BakeryError(Exception):
+    """Base of every error bakery reports to the user; message is one line."""
+
+    exit_status = ExitStatus.ERROR
+
+    def __init__(self, message: str, *, hint: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def one_line(self) -> str:
+        return f"{self.message} ({self.hint})" if self.hint else self.message
+
+
+class ConfigError(BakeryError):
+    exit_status = ExitStatus.CONFIG
+
+
+class PrerequisiteError(BakeryError):
+    exit_status = ExitStatus.PREREQ
+
+
+class BuildFailed(BakeryError):
+    exit_status = ExitStatus.BUILD_FAILED
+
+
+class VerifyFailed(BakeryError):
+    exit_status = ExitStatus.VERIFY_FAILED
+
+
+class GateRefused(BakeryError):
+    exit_status = ExitStatus.GATE_REFUSED
+
+
+class Interrupted(BakeryError):
+    exit_status = ExitStatus.INTERRUPTED
+
+
+class CommandFailed(BakeryError):
+    """An external command exited non-zero; carries its result."""
+
+    def __init__(self, result):
+        tail = result.tail()
+        super().__init__(f"command failed (exit {result.rc}): {result.display()}: {tail}")
+        self.result = result

@@ -1,0 +1,84 @@
+"""An image's identity: a sha256 over the contents of everything that goes into it."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+IGNORED_NAMES = {"__pycache__", ".git", ".pytest_cache", ".molecule", ".cache", ".bakery", ".venv"}
+IGNORED_SUFFIXES = (".pyc", ".pyo", ".egg-info", ".retry", ".swp")
+SHORT_LENGTH = 12
+
+
+@dataclass(frozen=True)
+class Input:
+    kind: str  # base, role, playbook, vars, variables, app, template, tool, target
+    name: str
+    digest: str
+
+    @property
+    def key(self) -> str:
+        return f"{self.kind}:{self.name}"
+
+
+@dataclass(frozen=True)
+class Fingerprint:
+    digest: str
+    inputs: tuple[Input, ...]
+
+    @property
+    def short(self) -> str:
+        return self.digest[:SHORT_LENGTH]
+
+
+def combine(inputs: list[Input]) -> Fingerprint:
+    ordered = tuple(sorted(inputs, key=lambda i: i.key))
+    h = hashlib.sha256()
+    for item in ordered:
+        h.update(f"{item.key}={item.digest}\n".encode())
+    return Fingerprint(h.hexdigest(), ordered)
+
+
+def value_digest(value: Any) -> str:
+    """Digest of a JSON-able value, independent of key order."""
+    canonical = json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def file_digest(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def tree_digest(path: Path) -> str:
+    """Digest of a file or directory tree over relative paths, contents and the exec bit.
+
+    Modification times, ownership and ignored build litter do not count.
+    """
+    if path.is_file():
+        return file_digest(path)
+    h = hashlib.sha256()
+    for relative, full in _tree_files(path):
+        executable = "x" if os.access(full, os.X_OK) else "-"
+        h.update(f"{relative}\0{executable}\0{file_digest(full)}\n".encode())
+    return h.hexdigest()
+
+
+def _tree_files(root: Path):
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if not _ignored(d))
+        for name in sorted(filenames):
+            if not _ignored(name):
+                full = Path(dirpath) / name
+                yield full.relative_to(root).as_posix(), full
+
+
+def _ignored(name: str) -> bool:
+    return name in IGNORED_NAMES or name.endswith(IGNORED_SUFFIXES)

@@ -1,0 +1,63 @@
+"""Everything that goes into a service image, as fingerprint inputs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib.metadata import version as package_version
+
+from bakery import __version__, packer
+from bakery.config import Project
+from bakery.fingerprint import Fingerprint, Input, combine, tree_digest, value_digest
+from bakery.playbook import PlaybookInputs, resolve_playbook
+
+
+@dataclass(frozen=True)
+class ToolVersions:
+    ansible_core: str
+    packer: str
+    bakery: str
+
+    @classmethod
+    def detect(cls) -> ToolVersions:
+        return cls(package_version("ansible-core"), packer.version_string(), __version__)
+
+
+def resolve_service_playbook(project: Project, service_name: str) -> PlaybookInputs:
+    service = project.service(service_name)
+    return resolve_playbook(project.path(service.playbook), project.path("roles"))
+
+
+def service_inputs(
+    project: Project,
+    service_name: str,
+    playbook: PlaybookInputs,
+    base_image_id: str,
+    tools: ToolVersions,
+    target: str,
+) -> list[Input]:
+    service = project.service(service_name)
+    inputs = [
+        Input("base", service.base, base_image_id),
+        Input("playbook", service.playbook, tree_digest(playbook.playbook)),
+        Input("variables", "service", value_digest(service.variables)),
+        Input("template", project.build.packer_template, _template_digest(project)),
+        Input("tool", "ansible-core", tools.ansible_core),
+        Input("tool", "packer", tools.packer),
+        Input("tool", "bakery", tools.bakery),
+        Input("target", "name", target),
+    ]
+    inputs += [Input("role", name, tree_digest(path)) for name, path in zip(playbook.roles, playbook.role_dirs)]
+    inputs += [Input("vars", d.name, tree_digest(d)) for d in playbook.vars_dirs]
+    if service.app is not None:
+        inputs.append(Input("app", service.app, tree_digest(project.path(service.app))))
+    return inputs
+
+
+def service_fingerprint(project: Project, service_name: str, base_image_id: str, target: str) -> Fingerprint:
+    playbook = resolve_service_playbook(project, service_name)
+    return combine(service_inputs(project, service_name, playbook, base_image_id, ToolVersions.detect(), target))
+
+
+def _template_digest(project: Project) -> str:
+    files = packer.template_files(project.template_dir())
+    return value_digest({f.name: tree_digest(f) for f in files})

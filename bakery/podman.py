@@ -1,0 +1,52 @@
+"""Thin podman helpers over the subprocess seam; structured output only (JSON)."""
+
+from __future__ import annotations
+
+import json
+
+from bakery import proc
+from bakery.errors import CommandFailed, PrerequisiteError
+
+
+def podman(*args: str, check: bool = True, timeout: float | None = 300) -> proc.CommandResult:
+    return proc.run(["podman", *args], check=check, timeout=timeout)
+
+
+def ensure_working() -> None:
+    """Fail fast with a clear message when podman cannot run."""
+    try:
+        podman("info", "--format", "json", timeout=60)
+    except CommandFailed as exc:
+        raise PrerequisiteError(
+            f"podman is not working: {exc.result.tail(1)}", hint="run ./run bakery doctor"
+        ) from None
+
+
+def image_exists(ref: str) -> bool:
+    return podman("image", "exists", ref, check=False).rc == 0
+
+
+def inspect_image(ref: str) -> dict:
+    return json.loads(podman("image", "inspect", ref).stdout)[0]
+
+
+def list_images(label_filter: str) -> list[dict]:
+    out = podman("images", "--filter", f"label={label_filter}", "--format", "json").stdout
+    return json.loads(out or "[]")
+
+
+def tag(image_id: str, ref: str) -> None:
+    podman("tag", image_id, ref)
+
+
+def containers(*filters: str) -> list[dict]:
+    args = [arg for f in filters for arg in ("--filter", f)]
+    return json.loads(podman("ps", "-a", *args, "--format", "json").stdout or "[]")
+
+
+def remove_containers(*filters: str) -> list[str]:
+    """Force-remove every container matching all filters; returns their names."""
+    names = [c["Names"][0] for c in containers(*filters)]
+    for name in names:
+        podman("rm", "-f", "-t", "5", name, check=False)
+    return names

@@ -1,0 +1,177 @@
+"""The one seam through which bakery runs external commands (packer, podman, mmdebstrap, ...)."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from importlib.resources import files
+from pathlib import Path
+
+from bakery.errors import CommandFailed, Interrupted, PrerequisiteError
+
+INTERRUPT_GRACE_S = 90.0
+POLL_INTERVAL_S = 0.2
+_OUTPUT_KEEP_BYTES = 256 * 1024
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    argv: tuple[str, ...]
+    rc: int
+    stdout: str
+    stderr: str
+    duration_s: float
+
+    @property
+    def ok(self) -> bool:
+        return self.rc == 0
+
+    def display(self) -> str:
+        text = shlex.join(self.argv)
+        return text if len(text) <= 160 else text[:157] + "..."
+
+    def tail(self, lines: int = 3) -> str:
+        source = self.stderr.strip() or self.stdout.strip()
+        return " | ".join(source.splitlines()[-lines:]) or "no output"
+
+
+def containers_conf() -> Path:
+    """bakery's own podman configuration (runc runtime, ulimits within hard limits)."""
+    return Path(str(files("bakery") / "data" / "containers.conf"))
+
+
+def tool_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment every external tool runs with."""
+    env = dict(os.environ)
+    env.setdefault("CONTAINERS_CONF", str(containers_conf()))
+    venv_bin = str(Path(sys.executable).parent)
+    if venv_bin not in env.get("PATH", "").split(os.pathsep):
+        env["PATH"] = os.pathsep.join([venv_bin, env.get("PATH", "")])
+    env.update(extra or {})
+    return env
+
+
+def run(
+    argv: Sequence[str],
+    *,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+    check: bool = True,
+    timeout: float | None = None,
+    log_path: Path | None = None,
+    stdin_data: str | None = None,
+    on_poll: Callable[[], None] | None = None,
+) -> CommandResult:
+    """Run a command to completion and return its frozen result.
+
+    The child runs in its own session, so a terminal Ctrl-C reaches only bakery, which
+    forwards one SIGINT, waits for the child to clean up, and raises Interrupted.
+    With log_path, stdout and stderr both go to that file as they are produced.
+    """
+    argv = tuple(str(a) for a in argv)
+    started = time.monotonic()
+    with _output_files(log_path) as (out, err):
+        proc = _spawn(argv, env, cwd, out, err, stdin_data)
+        rc = _wait(proc, timeout, on_poll)
+        stdout, stderr = _read_back(out), _read_back(err) if err is not out else ""
+    result = CommandResult(argv, rc, stdout, stderr, round(time.monotonic() - started, 3))
+    if check and rc != 0:
+        raise CommandFailed(result)
+    return result
+
+
+class _output_files:
+    def __init__(self, log_path: Path | None):
+        self.log_path = log_path
+
+    def __enter__(self):
+        if self.log_path is not None:
+            self.out = open(self.log_path, "w+b")
+            return self.out, self.out
+        self.out, self.err = tempfile.TemporaryFile(), tempfile.TemporaryFile()
+        return self.out, self.err
+
+    def __exit__(self, *exc):
+        self.out.close()
+        if self.log_path is None:
+            self.err.close()
+
+
+def _spawn(argv, env, cwd, out, err, stdin_data) -> subprocess.Popen:
+    try:
+        proc = subprocess.Popen(
+            argv,
+            env=dict(env) if env is not None else tool_env(),
+            cwd=cwd,
+            stdin=subprocess.PIPE if stdin_data is not None else subprocess.DEVNULL,
+            stdout=out,
+            stderr=err,
+            start_new_session=True,
+        )
+    except FileNotFoundError:
+        raise PrerequisiteError(
+            f"'{argv[0]}' is not installed or not on PATH", hint="run ./run bakery doctor"
+        ) from None
+    if stdin_data is not None:
+        proc.stdin.write(stdin_data.encode())
+        proc.stdin.close()
+    return proc
+
+
+def _wait(proc: subprocess.Popen, timeout: float | None, on_poll) -> int:
+    deadline = None if timeout is None else time.monotonic() + timeout
+    try:
+        while True:
+            try:
+                return proc.wait(timeout=POLL_INTERVAL_S)
+            except subprocess.TimeoutExpired:
+                if on_poll is not None:
+                    on_poll()
+                if deadline is not None and time.monotonic() > deadline:
+                    _terminate(proc)
+                    return proc.returncode
+    except KeyboardInterrupt:
+        _interrupt(proc)
+        raise Interrupted(f"interrupted; '{Path(proc.args[0]).name}' was stopped") from None
+    finally:
+        if on_poll is not None:
+            on_poll()
+
+
+def _interrupt(proc: subprocess.Popen) -> None:
+    """Forward SIGINT to the child's process group and give it time to clean up."""
+    _signal_group(proc, signal.SIGINT)
+    try:
+        proc.wait(timeout=INTERRUPT_GRACE_S)
+    except (subprocess.TimeoutExpired, KeyboardInterrupt):
+        _terminate(proc)
+
+
+def _terminate(proc: subprocess.Popen) -> None:
+    _signal_group(proc, signal.SIGTERM)
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        _signal_group(proc, signal.SIGKILL)
+        proc.wait()
+
+
+def _signal_group(proc: subprocess.Popen, sig: int) -> None:
+    try:
+        os.killpg(proc.pid, sig)
+    except ProcessLookupError:
+        pass
+
+
+def _read_back(handle) -> str:
+    handle.flush()
+    size = handle.seek(0, os.SEEK_END)
+    handle.seek(max(0, size - _OUTPUT_KEEP_BYTES))
+    return handle.read().decode(errors="replace")

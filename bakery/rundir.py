@@ -1,0 +1,73 @@
+"""A run directory per run: .bakery/runs/<run-id>/ with inputs, logs, events, manifest, state."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+
+def new_run_id() -> str:
+    return f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+
+
+@dataclass(frozen=True)
+class RunDir:
+    run_id: str
+    path: Path
+
+    @classmethod
+    def create(cls, state_dir: Path, kind: str) -> RunDir:
+        run_id = new_run_id()
+        path = state_dir / "runs" / run_id
+        path.mkdir(parents=True)
+        run = cls(run_id, path)
+        run.write_json("run.json", {"run_id": run_id, "kind": kind, "pid": os.getpid(), "started": time.time()})
+        return run
+
+    @property
+    def packer_log(self) -> Path:
+        return self.path / "packer.log"
+
+    @property
+    def ansible_dir(self) -> Path:
+        return self.path / "ansible"
+
+    @property
+    def events_dir(self) -> Path:
+        return self.ansible_dir / "job_events"
+
+    @property
+    def inputs_dir(self) -> Path:
+        return self.path / "inputs"
+
+    @property
+    def manifest(self) -> Path:
+        return self.path / "manifest.json"
+
+    def write_json(self, name: str, data) -> Path:
+        target = self.path / name
+        tmp = target.with_suffix(target.suffix + ".tmp")
+        tmp.write_text(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
+        tmp.replace(target)
+        return target
+
+    def read_json(self, name: str):
+        return json.loads((self.path / name).read_text())
+
+    def record_stage(self, stage: str, status: str, **details) -> None:
+        """Append a stage's outcome to state.json, so a run can be explained afterwards."""
+        state_file = self.path / "state.json"
+        state = json.loads(state_file.read_text()) if state_file.exists() else {"stages": []}
+        state["stages"].append({"stage": stage, "status": status, "at": time.time(), **details})
+        self.write_json("state.json", state)
+
+    def relative(self, cwd: Path | None = None) -> str:
+        try:
+            return str(self.path.relative_to(cwd or Path.cwd()))
+        except ValueError:
+            return str(self.path)

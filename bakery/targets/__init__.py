@@ -1,0 +1,20 @@
+"""Build targets, found by name in an explicit registry."""
+
+from bakery.config import TARGET_NAMES
+from bakery.errors import ConfigError
+from bakery.targets.base import BaseArtifact, ImageRecord, Target
+from bakery.targets.local import LocalTarget
+
+REGISTRY: dict[str, type[Target]] = {
+    "local": LocalTarget,
+}
+
+
+def get_target(name: str) -> Target:
+    if name not in REGISTRY:
+        hint = "not available yet" if name in TARGET_NAMES else f"known targets: {', '.join(REGISTRY)}"
+        raise ConfigError(f"unknown target '{name}'", hint=hint)
+    return REGISTRY[name]()
+
+
+__all__ = ["REGISTRY", "BaseArtifact", "ImageRecord", "Target", "get_target"]

@@ -1,0 +1,94 @@
+"""Local target: a container image baked by Packer's docker builder on podman."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from datetime import datetime
+
+from bakery import base as bases
+from bakery import packer, podman
+from bakery.config import Project
+from bakery.fingerprint import SHORT_LENGTH
+from bakery.rundir import RunDir
+from bakery.targets.base import BaseArtifact, ImageRecord, Target
+
+IMAGE_REPOSITORY = "localhost/bakery"
+LABEL_SERVICE = "bakery.service"
+LABEL_FINGERPRINT = "bakery.fingerprint"
+LABEL_RUN_ID = "bakery.run-id"
+
+
+def image_ref(service: str, fingerprint: str) -> str:
+    return f"{IMAGE_REPOSITORY}/{service}:{fingerprint[:SHORT_LENGTH]}"
+
+
+class LocalTarget(Target):
+    name = "local"
+    packer_source = "bakery.docker.local"
+
+    def ensure_prerequisites(self) -> None:
+        podman.ensure_working()
+        packer.packer_version()
+
+    def prepare_base(self, project: Project, base_name: str, log) -> BaseArtifact:
+        base = bases.ensure_base(project, base_name, log=log)
+        return BaseArtifact(base.name, base.ref, base.image_id)
+
+    def packer_variables(self, base: BaseArtifact) -> dict:
+        return {"base_image": base.ref}
+
+    def find_image(self, service: str, fingerprint: str) -> ImageRecord | None:
+        ref = image_ref(service, fingerprint)
+        if not podman.image_exists(ref):
+            return None
+        record = self._record(podman.inspect_image(ref), ref)
+        return record if record.fingerprint == fingerprint else None
+
+    def record_image(self, service: str, fingerprint: str, manifest_build: dict) -> ImageRecord:
+        ref = image_ref(service, fingerprint)
+        podman.tag(manifest_build["artifact_id"], ref)
+        return self._record(podman.inspect_image(ref), ref)
+
+    def list_images(self, service: str | None = None) -> list[ImageRecord]:
+        label = f"{LABEL_SERVICE}={service}" if service else LABEL_SERVICE
+        records = []
+        for entry in podman.list_images(label):
+            for name in entry.get("Names") or []:
+                if name.startswith(f"{IMAGE_REPOSITORY}/"):
+                    records.append(self._listed(entry, name))
+        return sorted(records, key=lambda r: r.created, reverse=True)
+
+    @contextlib.contextmanager
+    def build_session(self, run: RunDir) -> Iterator[dict[str, str]]:
+        try:
+            with packer.docker_shim() as env:
+                yield env
+        finally:
+            podman.remove_containers(f"label={LABEL_RUN_ID}={run.run_id}")
+
+    @staticmethod
+    def _record(inspect: dict, ref: str) -> ImageRecord:
+        labels = inspect.get("Config", {}).get("Labels") or inspect.get("Labels") or {}
+        return ImageRecord(
+            service=labels.get(LABEL_SERVICE, ""),
+            ref=ref,
+            image_id=inspect["Id"],
+            fingerprint=labels.get(LABEL_FINGERPRINT, ""),
+            labels=labels,
+            created=datetime.fromisoformat(inspect["Created"][:26].rstrip("Z")).timestamp() if inspect.get("Created") else 0.0,
+            size_bytes=int(inspect.get("Size", 0)),
+        )
+
+    @staticmethod
+    def _listed(entry: dict, ref: str) -> ImageRecord:
+        labels = entry.get("Labels") or {}
+        return ImageRecord(
+            service=labels.get(LABEL_SERVICE, ""),
+            ref=ref,
+            image_id=entry["Id"],
+            fingerprint=labels.get(LABEL_FINGERPRINT, ""),
+            labels=labels,
+            created=float(entry.get("Created", 0)),
+            size_bytes=int(entry.get("Size", 0)),
+        )

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs what bakery needs on Debian 12 (as root): the Debian packages and the Python venv.
+# Idempotent: each step is skipped when already done, so a second run takes about a second.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+APT_PACKAGES=(podman runc packer mmdebstrap uidmap slirp4netns containernetworking-plugins git openssh-client python3-venv)
+
+say() { printf 'setup: %s\n' "$*" >&2; }
+
+install_apt_packages() {
+  local missing=()
+  for pkg in "${APT_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
+  done
+  [ "${#missing[@]}" -eq 0 ] && return 0
+  [ "$(id -u)" -eq 0 ] || { say "need root to install: ${missing[*]}"; exit 4; }
+  say "installing Debian packages: ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+install_python_env() {
+  local stamp="$root/.venv/.bakery-setup" want
+  want="$(sha256sum "$root/pyproject.toml" | cut -d' ' -f1)"
+  [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && return 0
+  say "creating .venv and installing Python dependencies"
+  [ -x "$root/.venv/bin/python" ] || python3 -m venv "$root/.venv"
+  "$root/.venv/bin/pip" install -q --disable-pip-version-check -U pip
+  "$root/.venv/bin/pip" install -q --disable-pip-version-check -e "$root[test]"
+  echo "$want" > "$stamp"
+}
+
+install_apt_packages
+install_python_env
