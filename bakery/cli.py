@@ -11,7 +11,6 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, Optional
 
-import click
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -54,10 +53,14 @@ def emit_json(data) -> None:
 def _global(
     project: Annotated[Path, typer.Option("--project", "-C", help="Project directory (holds bakery.yml).")] = Path("."),
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False,
-    version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False,
+    version: Annotated[bool, typer.Option("--version", help="Print the version and exit.", is_eager=True,
+                                          callback=lambda v: _print_version(v))] = False,
 ) -> None:
     state.project_dir, state.debug = project, debug
-    if version:
+
+
+def _print_version(value: bool) -> None:
+    if value:
         print(f"bakery {__version__}")
         raise typer.Exit(0)
 
@@ -174,22 +177,25 @@ def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     install_interrupt_handlers()
     try:
-        command.main(args=args, prog_name="bakery", standalone_mode=False)
-        return ExitStatus.OK
-    except click.exceptions.Exit as exc:
-        return exc.exit_code
-    except click.ClickException as exc:
-        exc.show()
-        return ExitStatus.USAGE
-    except (click.exceptions.Abort, KeyboardInterrupt):
+        rc = command.main(args=args, prog_name="bakery", standalone_mode=False)
+        return rc if isinstance(rc, int) else ExitStatus.OK
+    except (typer.Abort, KeyboardInterrupt):
         print("bakery: interrupted", file=sys.stderr)
         return ExitStatus.INTERRUPTED
     except BakeryError as exc:
         _report(exc, exc.one_line())
         return exc.exit_status
     except Exception as exc:  # the one boundary: anything unexpected becomes a one-line error
+        if _is_usage_error(exc):
+            exc.show()
+            return ExitStatus.USAGE
         _report(exc, f"unexpected error: {type(exc).__name__}: {exc} (rerun with --debug for the traceback)")
         return ExitStatus.ERROR
+
+
+def _is_usage_error(exc: Exception) -> bool:
+    """Click's usage errors (typer vendors its own click, so match by shape, not class)."""
+    return callable(getattr(exc, "show", None)) and getattr(exc, "exit_code", None) == ExitStatus.USAGE
 
 
 def install_interrupt_handlers() -> None:

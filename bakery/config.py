@@ -147,7 +147,7 @@ def parse_project(text: str, *, source: str) -> Project:
 
 
 def describe_validation_error(exc: ValidationError, source: str) -> str:
-    errors = exc.errors()
+    errors = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")  # typos explain the rest
     first = errors[0]
     field = ".".join(str(p) for p in first["loc"]) or "(top level)"
     message = first["msg"].removeprefix("Value error, ")

@@ -21,9 +21,9 @@ class BakeryError(Exception):
     exit_status = ExitStatus.ERROR
 
     def __init__(self, message: str, *, hint: str | None = None):
-        super().__init__(message)
         self.message = message
         self.hint = hint
+        super().__init__(self.one_line())
 
     def one_line(self) -> str:
         return f"{self.message} ({self.hint})" if self.hint else self.message

@@ -1,0 +1,67 @@
+"""CLI errors: one line, the documented exit code, nothing started."""
+
+from bakery.errors import ExitStatus
+
+
+def test_version(cli):
+    result = cli("--version")
+    assert result.rc == 0 and result.out.startswith("bakery ")
+
+
+def test_unknown_service_is_a_one_line_config_error(cli, fixture_project):
+    result = cli("-C", fixture_project, "build", "nope")
+    assert result.rc == ExitStatus.CONFIG
+    assert result.err.strip().splitlines() == [
+        "bakery: error: unknown service 'nope' (services in bakery.yml: broken, missing-role, tiny)"
+    ]
+    assert not (fixture_project / ".bakery").exists()
+
+
+def test_missing_role_fails_before_anything_starts(cli, fixture_project):
+    result = cli("-C", fixture_project, "build", "missing-role")
+    assert result.rc == ExitStatus.CONFIG
+    assert "role 'no_such_role' not found" in result.err
+    assert len(result.err.strip().splitlines()) == 1
+    assert not (fixture_project / ".bakery").exists()  # no run dir, no base build
+
+
+def test_broken_config_is_reported_with_field(cli, fixture_project):
+    config = fixture_project / "bakery.yml"
+    config.write_text(config.read_text().replace("playbook: playbooks/tiny.yml", "playbok: playbooks/tiny.yml"))
+    result = cli("-C", fixture_project, "build", "tiny")
+    assert result.rc == ExitStatus.CONFIG
+    assert "services.tiny.playbok: unknown key" in result.err
+
+
+def test_unknown_stage_is_a_config_error(cli, fixture_project):
+    result = cli("-C", fixture_project, "build", "tiny", "--skip", "polish")
+    assert result.rc == ExitStatus.CONFIG
+    assert "unknown stage 'polish'" in result.err
+
+
+def test_unknown_target(cli, fixture_project):
+    result = cli("-C", fixture_project, "build", "tiny", "--target", "gcp")
+    assert result.rc == ExitStatus.CONFIG
+    assert "unknown target 'gcp'" in result.err
+
+
+def test_bad_usage_exits_2(cli):
+    assert cli("build").rc == ExitStatus.USAGE
+
+
+def test_config_schema_is_exported_from_the_model(cli):
+    result = cli("config", "schema")
+    schema = result.json()
+    assert result.rc == 0
+    assert set(schema["properties"]) >= {"bases", "services", "environments", "build"}
+    assert schema["$defs"]["Service"]["additionalProperties"] is False
+
+
+def test_config_check_lists_roles(cli, fixture_project):
+    (fixture_project / "playbooks/missing-role.yml").unlink()
+    config = fixture_project / "bakery.yml"
+    text = config.read_text()
+    config.write_text(text[: text.index("  missing-role:")] + text[text.index("environments:"):])
+    result = cli("-C", fixture_project, "config", "check")
+    assert result.rc == 0
+    assert "broken: 2 roles (motd, broken)" in result.out

@@ -1,0 +1,85 @@
+from pathlib import Path
+
+import pytest
+
+from bakery.config import load_project, parse_project
+from bakery.errors import ConfigError, ExitStatus
+
+VALID = """
+version: 1
+bases:
+  debian-12: {packages: [python3, systemd]}
+services:
+  web: {playbook: site.yml, base: debian-12, variables: {port: 80}}
+environments:
+  dev: {}
+  prod: {after: dev, approval: true}
+"""
+
+
+def write_project(root: Path, text: str) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "bakery.yml").write_text(text)
+    (root / "site.yml").write_text("- hosts: all\n  roles: []\n")
+    (root / "packer").mkdir(exist_ok=True)
+    return root
+
+
+def test_valid_config_loads_with_defaults(tmp_path):
+    project = load_project(write_project(tmp_path, VALID))
+    assert project.service("web").variables == {"port": 80}
+    assert project.build.target == "local"
+    assert project.bases["debian-12"].variant == "minbase"
+    assert project.environments["prod"].approval is True
+    assert project.suite_path("web") == (tmp_path / "tests/images/web").resolve()
+
+
+def test_unknown_key_names_file_field_and_allowed_keys():
+    with pytest.raises(ConfigError) as err:
+        parse_project(VALID.replace("variables:", "varaibles:"), source="bakery.yml")
+    message = err.value.one_line()
+    assert message.startswith("bakery.yml: services.web.varaibles: unknown key")
+    assert "playbook" in message and "variables" in message
+    assert err.value.exit_status == ExitStatus.CONFIG
+
+
+def test_bad_value_names_the_field():
+    with pytest.raises(ConfigError, match=r"bases\.debian-12\.variant: Input should be"):
+        parse_project(VALID.replace("{packages:", "{variant: tiny, packages:"), source="bakery.yml")
+
+
+def test_unknown_base_reference_lists_defined_bases():
+    with pytest.raises(ConfigError, match=r"services\.web\.base: unknown base 'ubuntu'.*debian-12"):
+        parse_project(VALID.replace("base: debian-12", "base: ubuntu"), source="bakery.yml")
+
+
+def test_unknown_environment_in_after():
+    with pytest.raises(ConfigError, match=r"environments\.prod\.after: unknown environment 'qa'"):
+        parse_project(VALID.replace("after: dev", "after: qa"), source="bakery.yml")
+
+
+def test_invalid_yaml_reports_line():
+    with pytest.raises(ConfigError, match=r"bakery.yml: line \d+ is not valid YAML"):
+        parse_project("services: [unclosed\n", source="bakery.yml")
+
+
+def test_missing_playbook_file_is_reported(tmp_path):
+    root = write_project(tmp_path, VALID.replace("site.yml", "nope.yml"))
+    with pytest.raises(ConfigError, match=r"services\.web\.playbook: 'nope.yml' does not exist"):
+        load_project(root)
+
+
+def test_unknown_service_lists_known(tmp_path):
+    project = load_project(write_project(tmp_path, VALID))
+    with pytest.raises(ConfigError, match=r"unknown service 'api'.*web"):
+        project.service("api")
+
+
+def test_no_config_found(tmp_path):
+    with pytest.raises(ConfigError, match="no bakery.yml found"):
+        load_project(tmp_path)
+
+
+def test_repo_config_is_valid():
+    project = load_project(Path(__file__).resolve().parents[2])
+    assert "api-service" in project.services

@@ -1,0 +1,65 @@
+import pytest
+
+from bakery import proc
+from bakery.errors import CommandFailed, ConfigError, PrerequisiteError
+from bakery.events import TaskEvent, to_task_event
+from bakery.pipeline import Stage, select_stages
+
+STAGES = [Stage(n, lambda ctx: None) for n in ("base", "fingerprint", "bake", "verify")]
+
+
+def names(stages):
+    return [s.name for s in stages]
+
+
+def test_until_and_skip_are_list_operations():
+    assert names(select_stages(STAGES, until="fingerprint")) == ["base", "fingerprint"]
+    assert names(select_stages(STAGES, skip=["verify"])) == ["base", "fingerprint", "bake"]
+    with pytest.raises(ConfigError, match="unknown stage 'x'"):
+        select_stages(STAGES, skip=["x"])
+
+
+def test_run_returns_a_frozen_result():
+    result = proc.run(["sh", "-c", "echo out; echo err >&2"])
+    assert (result.rc, result.stdout, result.stderr) == (0, "out\n", "err\n")
+    assert result.argv == ("sh", "-c", "echo out; echo err >&2")
+    with pytest.raises(AttributeError):
+        result.rc = 1
+
+
+def test_failure_raises_with_last_lines():
+    with pytest.raises(CommandFailed) as err:
+        proc.run(["sh", "-c", "echo one >&2; echo two >&2; exit 3"])
+    assert err.value.result.rc == 3
+    assert "one | two" in err.value.message
+
+
+def test_missing_tool_is_a_prerequisite_error():
+    with pytest.raises(PrerequisiteError, match="'no-such-tool-xyz' is not installed"):
+        proc.run(["no-such-tool-xyz"])
+
+
+def test_log_path_receives_output(tmp_path):
+    log = tmp_path / "log"
+    proc.run(["sh", "-c", "echo to-log; echo err >&2"], log_path=log)
+    assert log.read_text() == "to-log\nerr\n"
+
+
+def test_timeout_stops_the_command():
+    result = proc.run(["sleep", "30"], timeout=0.5, check=False)
+    assert result.rc != 0 and result.duration_s < 20
+
+
+def test_ansible_events_become_task_events():
+    failed = to_task_event({
+        "event": "runner_on_failed",
+        "event_data": {"role": "web", "task": "Start", "host": "default",
+                       "res": {"msg": "first\nService failed to start"}},
+    })
+    assert failed == TaskEvent("failed", "web", "Start", "default", "Service failed to start", False)
+    assert failed.is_failure and failed.where == "role 'web' task 'Start'"
+    changed = to_task_event({"event": "runner_on_ok", "event_data": {"task": "x", "res": {"changed": True}}})
+    assert changed.kind == "changed"
+    ignored = to_task_event({"event": "runner_on_failed", "event_data": {"task": "x", "ignore_errors": True, "res": {}}})
+    assert not ignored.is_failure
+    assert to_task_event({"event": "playbook_on_stats", "event_data": {}}) is None
