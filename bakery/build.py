@@ -8,9 +8,9 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from bakery import __version__, packer, proc
+from bakery import __version__, canary, catalog, packer, proc
 from bakery.config import Project
-from bakery.errors import BuildFailed
+from bakery.errors import BakeryError, BuildFailed
 from bakery.events import EventReader, TaskEvent, callback_env
 from bakery.fingerprint import Fingerprint, combine
 from bakery.inputs import ToolVersions, resolve_service_playbook, service_inputs
@@ -19,6 +19,7 @@ from bakery.playbook import PlaybookInputs
 from bakery.progress import Reporter
 from bakery.rundir import RunDir
 from bakery.targets import BaseArtifact, ImageRecord, Target, get_target
+from bakery.verify import suite_for, verify_image
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,8 @@ class BuildContext:
     image: ImageRecord | None = None
     reused: bool = False
     failure: TaskEvent | None = None
+    secrets: dict[str, str] = field(default_factory=dict)
+    verdict: str = catalog.UNVERIFIED
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,7 @@ class BuildResult:
     run_dir: str
     duration_s: float
     reused: bool
+    verdict: str  # passed, failed or unverified
     stages: list[str]
 
     def as_dict(self) -> dict:
@@ -67,9 +71,12 @@ def build_service(project: Project, service_name: str, target_name: str, options
     playbook = resolve_service_playbook(project, service_name)
     target = get_target(target_name)
     stages = select_stages(STAGES, skip=options.skip, until=options.until)
+    if "verify" in [s.name for s in stages]:
+        suite_for(project, service_name)
+    secrets = canary.secret_vars(project, service_name)
     target.ensure_prerequisites()
     run = RunDir.create(project.state_dir(), "build")
-    ctx = BuildContext(project, service_name, target, playbook, run, reporter, options)
+    ctx = BuildContext(project, service_name, target, playbook, run, reporter, options, secrets=secrets)
     try:
         run_stages(stages, ctx)
     finally:
@@ -101,12 +108,26 @@ def stage_bake(ctx: BuildContext) -> None:
     existing = ctx.target.find_image(ctx.service_name, ctx.fingerprint.digest)
     if existing is not None and not ctx.options.force:
         ctx.image, ctx.reused = existing, True
-        ctx.reporter.info(f"up to date: {existing.ref} has the same fingerprint (use --force to rebake)")
+        ctx.verdict = catalog.status_of(ctx.project.state_dir(), existing.image_id)
+        ctx.reporter.info(f"up to date: {existing.ref} has the same fingerprint ({ctx.verdict}; --force rebakes)")
         return
     with tempfile.TemporaryDirectory(prefix="bakery-vars-") as private:
         manifest_build = run_packer(ctx, Path(private))
     ctx.image = ctx.target.record_image(ctx.service_name, ctx.fingerprint.digest, manifest_build)
     ctx.reporter.info(f"image {ctx.image.ref}")
+
+
+def stage_verify(ctx: BuildContext) -> None:
+    if ctx.verdict == catalog.PASSED:
+        ctx.reporter.info(f"already verified: {ctx.image.ref}")
+        return
+    try:
+        verify_image(ctx.project, ctx.service_name, ctx.image, ctx.target, ctx.run, ctx.reporter)
+    except BakeryError:
+        ctx.verdict = catalog.status_of(ctx.project.state_dir(), ctx.image.image_id)
+        raise
+    ctx.verdict = catalog.PASSED
+    ctx.reporter.info(f"verified: {ctx.image.ref}")
 
 
 def run_packer(ctx: BuildContext, private_dir: Path) -> dict:
@@ -149,7 +170,9 @@ def playbook_extra_vars(ctx: BuildContext) -> dict:
     app = {"bakery_app_src": str(ctx.project.path(service.app))} if service.app else {}
     return {
         **service.variables,
+        **ctx.secrets,
         **app,
+        canary.CANARY_VAR: canary.new_canary(ctx.project, ctx.run.run_id),
         "bakery_service": ctx.service_name,
         "bakery_fingerprint": ctx.fingerprint.digest,
         "bakery_run_id": ctx.run.run_id,
@@ -203,6 +226,7 @@ def _result(ctx: BuildContext, stages: list[str]) -> BuildResult:
         run_dir=str(ctx.run.path),
         duration_s=round(time.monotonic() - ctx.started, 3),
         reused=ctx.reused,
+        verdict=ctx.verdict,
         stages=stages,
     )
 
@@ -211,4 +235,5 @@ STAGES = (
     Stage("base", stage_base),
     Stage("fingerprint", stage_fingerprint),
     Stage("bake", stage_bake),
+    Stage("verify", stage_verify),
 )

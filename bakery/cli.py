@@ -17,11 +17,12 @@ from rich.table import Table
 
 from bakery import __version__
 from bakery import base as bases
-from bakery import config, doctor, images
+from bakery import config, doctor, images, verify
 from bakery.build import BuildOptions, build_service
-from bakery.errors import BakeryError, ExitStatus
+from bakery.errors import BakeryError, ConfigError, ExitStatus
 from bakery.inputs import service_fingerprint
 from bakery.progress import make_reporter
+from bakery.rundir import RunDir
 from bakery.targets import get_target
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Bake Ansible roles into verified, immutable images.")
@@ -70,21 +71,62 @@ def build(
     service: Annotated[str, typer.Argument(help="Service from bakery.yml")],
     target: TargetOpt = None,
     force: Annotated[bool, typer.Option("--force", help="Rebake even if an image with this fingerprint exists.")] = False,
+    no_verify: Annotated[bool, typer.Option("--no-verify", help="Leave the image unverified (skips the verify stage).")] = False,
     skip: Annotated[list[str], typer.Option("--skip", help="Skip a stage (repeatable).")] = [],
     until: Annotated[Optional[str], typer.Option("--until", help="Stop after this stage.")] = None,
     json_output: JsonFlag = False,
 ) -> None:
     """Bake SERVICE's playbook into an image with Packer and Ansible."""
     project = load()
-    options = BuildOptions(force=force, skip=tuple(skip), until=until)
+    options = BuildOptions(force=force, skip=tuple(skip) + (("verify",) if no_verify else ()), until=until)
     result = build_service(project, service, target or project.build.target, options, make_reporter())
     if json_output:
         emit_json(result.as_dict())
         return
     verb = "up to date" if result.reused else "built"
-    print(f"{verb}: {result.image} (fingerprint {result.fingerprint[:12]}, run {result.run_id}, {result.duration_s:.1f} s)",
-          file=sys.stderr)
+    print(f"{verb}: {result.image} ({result.verdict}, fingerprint {result.fingerprint[:12]}, run {result.run_id},"
+          f" {result.duration_s:.1f} s)", file=sys.stderr)
     print(result.image)
+
+
+@app.command("verify")
+def verify_cmd(
+    service: Annotated[str, typer.Argument(help="Service from bakery.yml")],
+    image: Annotated[Optional[str], typer.Option("--image", help="Image to verify (default: the newest of SERVICE).")] = None,
+    host: Annotated[Optional[str], typer.Option("--host", help="Test a running host instead, e.g. podman://NAME, ssh://user@host.")] = None,
+    target: TargetOpt = None,
+    json_output: JsonFlag = False,
+) -> None:
+    """Boot an image, run the hygiene checks and SERVICE's testinfra suite, and record the verdict."""
+    project = load()
+    run = RunDir.create(project.state_dir(), "verify")
+    if host:
+        report = verify.verify_host(project, service, host, run)
+    else:
+        target_impl = get_target(target or project.build.target)
+        record = _pick_image(target_impl, service, image)
+        reporter = make_reporter()
+        try:
+            report = verify.verify_image(project, service, record, target_impl, run, reporter)
+        finally:
+            reporter.finish()
+    if json_output:
+        print(verify.report_json(report))
+        return
+    passed = sum(t["outcome"] == "passed" for t in report.tests)
+    print(f"verified: {report.image or report.host} ({passed} tests passed, {report.duration_s:.1f} s)", file=sys.stderr)
+
+
+def _pick_image(target, service: str, ref: str | None):
+    images_found = target.list_images(service)
+    if ref is None:
+        if not images_found:
+            raise ConfigError(f"no image of '{service}' to verify", hint=f"run bakery build {service} first")
+        return images_found[0]
+    for record in images_found:
+        if ref in (record.ref, record.image_id) or record.image_id.startswith(ref):
+            return record
+    raise ConfigError(f"image '{ref}' is not a baked image of '{service}'", hint=f"see bakery images {service}")
 
 
 @app.command("images")
@@ -94,13 +136,14 @@ def images_cmd(
     json_output: JsonFlag = False,
 ) -> None:
     """List baked images with fingerprint, age and size."""
-    rows = [images.image_row(i) for i in images.list_images(service, target or "local")]
+    project = load()
+    rows = [images.image_row(i, project.state_dir()) for i in images.list_images(service, target or "local")]
     if json_output:
         emit_json(rows)
         return
-    table = Table("service", "image", "fingerprint", "age", "size", box=None)
+    table = Table("service", "image", "verification", "fingerprint", "age", "size", box=None)
     for row in rows:
-        table.add_row(row["service"], row["image"], row["fingerprint"][:12], row["age"], row["size"])
+        table.add_row(row["service"], row["image"], row["verification"], row["fingerprint"][:12], row["age"], row["size"])
     Console().print(table)
 
 

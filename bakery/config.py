@@ -33,6 +33,14 @@ class Waiver(Strict):
     check: str = Field(description="name of the built-in hygiene check to waive")
     reason: str = Field(min_length=10, description="why it is acceptable; shown in the report")
 
+    @model_validator(mode="after")
+    def _known_check(self) -> Waiver:
+        from bakery.hygiene import CHECK_NAMES
+
+        if self.check not in CHECK_NAMES:
+            raise ValueError(f"unknown hygiene check '{self.check}' (checks: {', '.join(CHECK_NAMES)})")
+        return self
+
 
 class Verify(Strict):
     suite: str | None = Field(None, description="testinfra suite; default tests/images/<service>")
@@ -45,6 +53,9 @@ class Service(Strict):
     base: str = Field(description="name of an entry under bases")
     variables: dict[str, Any] = Field({}, description="extra vars passed to the playbook")
     app: str | None = Field(None, description="app source directory or artifact file")
+    secrets: dict[str, str] = Field(
+        {}, description="extra vars read from environment variables at build time: {var: ENV_NAME}; never"
+        " written to the run dir, and verification fails if a value shows up in the image or the logs")
     verify: Verify = Verify()
 
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
+from bakery import catalog
 from bakery.targets import ImageRecord, get_target
 
 
@@ -11,8 +13,9 @@ def list_images(service: str | None, target: str = "local") -> list[ImageRecord]
     return get_target(target).list_images(service)
 
 
-def image_row(image: ImageRecord, now: float | None = None) -> dict:
+def image_row(image: ImageRecord, state_dir: Path, now: float | None = None) -> dict:
     return {
+        "verification": catalog.status_of(state_dir, image.image_id),
         "service": image.service,
         "image": image.ref,
         "image_id": image.image_id,

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import Iterator
+from pathlib import Path
 
 from bakery import proc
 from bakery.errors import CommandFailed, PrerequisiteError
@@ -48,5 +51,28 @@ def remove_containers(*filters: str) -> list[str]:
     """Force-remove every container matching all filters; returns their names."""
     names = [c["Names"][0] for c in containers(*filters)]
     for name in names:
-        podman("rm", "-f", "-t", "5", name, check=False)
+        remove(name)
     return names
+
+
+@contextlib.contextmanager
+def mounted_image(ref: str) -> Iterator[Path]:
+    """The image's root filesystem, read-only, for as long as the block runs."""
+    path = Path(podman("image", "mount", ref).stdout.strip())
+    try:
+        yield path
+    finally:
+        podman("image", "unmount", ref, check=False)
+
+
+def run_detached(image: str, name: str, labels: dict[str, str], *extra: str) -> None:
+    label_args = [f"--label={k}={v}" for k, v in labels.items()]
+    podman("run", "-d", f"--name={name}", "--systemd=always", *label_args, *extra, image)
+
+
+def exec_in(name: str, *argv: str, timeout: float = 30) -> proc.CommandResult:
+    return podman("exec", name, *argv, check=False, timeout=timeout)
+
+
+def remove(name: str) -> None:
+    podman("rm", "-f", "-t", "5", name, check=False)

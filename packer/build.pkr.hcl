@@ -19,6 +19,13 @@ build {
     ]
   }
 
+  # Ansible keeps its remote temp dir until the play ends, so image_cleanup cannot remove
+  # it; this runs after Ansible has disconnected.
+  provisioner "shell" {
+    execute_command = "chmod +x {{ .Path }}; sudo -n sh -c '{{ .Vars }} {{ .Path }}'"
+    inline          = ["rm -rf /root/.ansible /home/*/.ansible /tmp/.ansible* /var/tmp/.ansible*"]
+  }
+
   post-processor "manifest" {
     output     = "${var.run_dir}/manifest.json"
     strip_path = true

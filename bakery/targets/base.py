@@ -33,6 +33,33 @@ class ImageRecord:
     size_bytes: int = 0
 
 
+@dataclass(frozen=True)
+class Instance:
+    """A booted image: a name to clean up and a testinfra host spec to test it through."""
+
+    name: str
+    host_spec: str
+
+
+@dataclass(frozen=True)
+class BootResult:
+    state: str  # systemd's is-system-running answer, or "timeout"
+    seconds: float
+    failed_units: tuple[str, ...] = ()
+    pending_units: tuple[str, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return self.state == "running"
+
+    def describe(self) -> str:
+        if self.state == "degraded":
+            return f"systemd is degraded; failed units: {', '.join(self.failed_units) or 'unknown'}"
+        if self.state == "timeout":
+            return f"systemd did not settle in {self.seconds:.0f} s; still starting: {', '.join(self.pending_units) or 'unknown'}"
+        return f"systemd is {self.state}"
+
+
 class Target(ABC):
     name: str
     packer_source: str  # the build to run: -only=<packer_source>
@@ -60,6 +87,14 @@ class Target(ABC):
     @abstractmethod
     def list_images(self, service: str | None = None) -> list[ImageRecord]:
         """Baked images, newest first."""
+
+    @abstractmethod
+    def boot_instance(self, image: ImageRecord, run: RunDir) -> contextlib.AbstractContextManager[Instance]:
+        """Boot the image as an instance; it is removed when the block ends, whatever happens."""
+
+    @abstractmethod
+    def wait_until_booted(self, instance: Instance, timeout_s: float) -> BootResult:
+        """Wait for systemd to report running (or degraded, or give up at the timeout)."""
 
     @contextlib.contextmanager
     def build_session(self, run: RunDir) -> Iterator[dict[str, str]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Iterator
 from datetime import datetime
 
@@ -11,12 +12,14 @@ from bakery import packer, podman
 from bakery.config import Project
 from bakery.fingerprint import SHORT_LENGTH
 from bakery.rundir import RunDir
-from bakery.targets.base import BaseArtifact, ImageRecord, Target
+from bakery.targets.base import BaseArtifact, BootResult, ImageRecord, Instance, Target
 
 IMAGE_REPOSITORY = "localhost/bakery"
 LABEL_SERVICE = "bakery.service"
 LABEL_FINGERPRINT = "bakery.fingerprint"
 LABEL_RUN_ID = "bakery.run-id"
+SETTLED_STATES = ("running", "degraded", "maintenance", "stopping")
+POLL_S = 0.2
 
 
 def image_ref(service: str, fingerprint: str) -> str:
@@ -60,6 +63,29 @@ class LocalTarget(Target):
         return sorted(records, key=lambda r: r.created, reverse=True)
 
     @contextlib.contextmanager
+    def boot_instance(self, image: ImageRecord, run: RunDir) -> Iterator[Instance]:
+        name = f"bakery-verify-{run.run_id}"
+        try:
+            podman.run_detached(image.ref, name, {LABEL_RUN_ID: run.run_id, "bakery.purpose": "verify"},
+                                f"--hostname={image.service or 'bakery'}")
+            yield Instance(name, f"podman://{name}")
+        finally:
+            podman.remove(name)
+
+    def wait_until_booted(self, instance: Instance, timeout_s: float) -> BootResult:
+        started = time.monotonic()
+        state = "starting"
+        while time.monotonic() - started < timeout_s:
+            state = podman.exec_in(instance.name, "systemctl", "is-system-running").stdout.strip() or "starting"
+            if state in SETTLED_STATES:
+                break
+            time.sleep(POLL_S)
+        else:
+            state = "timeout"
+        seconds = round(time.monotonic() - started, 2)
+        return BootResult(state, seconds, _failed_units(instance), _pending_units(instance))
+
+    @contextlib.contextmanager
     def build_session(self, run: RunDir) -> Iterator[dict[str, str]]:
         try:
             with packer.docker_shim() as env:
@@ -92,3 +118,16 @@ class LocalTarget(Target):
             created=float(entry.get("Created", 0)),
             size_bytes=int(entry.get("Size", 0)),
         )
+
+
+def _failed_units(instance: Instance) -> tuple[str, ...]:
+    return _column(instance, 0, "list-units", "--failed")
+
+
+def _pending_units(instance: Instance) -> tuple[str, ...]:
+    return _column(instance, 1, "list-jobs")  # JOB UNIT TYPE STATE
+
+
+def _column(instance: Instance, index: int, *query: str) -> tuple[str, ...]:
+    out = podman.exec_in(instance.name, "systemctl", *query, "--plain", "--no-legend", "--no-pager").stdout
+    return tuple(fields[index] for fields in map(str.split, out.splitlines()) if len(fields) > index)

@@ -1,0 +1,53 @@
+"""The local catalog of verification verdicts: one JSON record per image id, with the report's digest."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+PASSED = "passed"
+FAILED = "failed"
+UNVERIFIED = "unverified"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    service: str
+    image: str
+    image_id: str
+    fingerprint: str
+    verdict: str  # passed | failed
+    report_sha256: str
+    report_path: str
+    run_id: str
+    at: float
+
+
+def _path(state_dir: Path, image_id: str) -> Path:
+    return state_dir / "catalog" / "verdicts" / f"{image_id.removeprefix('sha256:')}.json"
+
+
+def record_verdict(state_dir: Path, verdict: Verdict) -> Path:
+    path = _path(state_dir, verdict.image_id)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(asdict(verdict), indent=2, sort_keys=True) + "\n")
+    tmp.replace(path)
+    return path
+
+
+def verdict_for(state_dir: Path, image_id: str) -> Verdict | None:
+    path = _path(state_dir, image_id)
+    if not path.exists():
+        return None
+    return Verdict(**json.loads(path.read_text()))
+
+
+def status_of(state_dir: Path, image_id: str) -> str:
+    verdict = verdict_for(state_dir, image_id)
+    return verdict.verdict if verdict else UNVERIFIED
+
+
+def is_verified(state_dir: Path, image_id: str) -> bool:
+    return status_of(state_dir, image_id) == PASSED

@@ -1,0 +1,146 @@
+"""`bakery verify` and the verify stage of `bakery build`, on real podman with testinfra."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from bakery.errors import ExitStatus
+from helpers import container_ids
+
+pytestmark = pytest.mark.integration
+
+
+def build(cli, project, service, *extra):
+    return cli("-C", project, "build", service, *extra)
+
+
+def report_of(result) -> dict:
+    path = result.err.strip().splitlines()[-1].split("report: ")[1].rstrip(")")
+    return json.loads(Path(path).read_text())
+
+
+def test_build_verifies_by_default_and_images_shows_it(cli, shared_project):
+    result = build(cli, shared_project, "tiny", "--json")
+    assert result.rc == 0, result.err
+    built = result.json()
+    assert built["verdict"] == "passed" and "verify" in built["stages"]
+    rows = cli("-C", shared_project, "images", "tiny", "--json").json()
+    assert next(r for r in rows if r["image"] == built["image"])["verification"] == "passed"
+    report = json.loads((Path(built["run_dir"]) / "verify-report.json").read_text()) if not built["reused"] else None
+    if report:
+        assert {h["check"] for h in report["hygiene"]} >= {"ssh-host-keys", "machine-id", "canary-secret"}
+        assert all(h["passed"] for h in report["hygiene"])
+        assert (Path(built["run_dir"]) / "verify-junit.xml").exists()
+
+
+def test_verify_command_reports_tests_and_records_digest(cli, shared_project):
+    assert build(cli, shared_project, "tiny").rc == 0
+    result = cli("-C", shared_project, "verify", "tiny", "--json")
+    assert result.rc == 0, result.err
+    report = result.json()
+    assert report["verdict"] == "passed"
+    assert report["boot"]["state"] == "running"
+    assert [t["outcome"] for t in report["tests"]] == ["passed", "passed"]
+    verdicts = list((shared_project / ".bakery" / "catalog" / "verdicts").glob("*.json"))
+    record = next(json.loads(v.read_text()) for v in verdicts if json.loads(v.read_text())["run_id"] == report["run_id"])
+    assert len(record["report_sha256"]) == 64
+
+
+def test_no_verify_leaves_the_image_unverified(cli, shared_project):
+    result = build(cli, shared_project, "dirty", "--no-verify", "--json")
+    assert result.rc == 0, result.err
+    built = result.json()
+    assert built["verdict"] == "unverified" and "verify" not in built["stages"]
+    rows = cli("-C", shared_project, "images", "dirty", "--json").json()
+    assert rows[0]["verification"] == "unverified"
+
+
+def test_host_key_and_machine_id_fail_hygiene(cli, shared_project):
+    before = container_ids()
+    result = build(cli, shared_project, "dirty")
+    assert result.rc == ExitStatus.VERIFY_FAILED
+    assert "hygiene ssh-host-keys: /etc/ssh/ssh_host_" in result.err
+    assert "hygiene machine-id: /etc/machine-id is not empty" in result.err
+    report = report_of(result)
+    assert report["verdict"] == "failed"
+    assert container_ids() == before
+    rows = cli("-C", shared_project, "images", "dirty", "--json").json()
+    assert rows[0]["verification"] == "failed"
+
+
+def test_waiver_is_honoured_and_shown(cli, shared_project, tmp_path):
+    config = shared_project / "bakery.yml"
+    original = config.read_text()
+    waived = original.replace(
+        "    verify: {suite: tests/images/tiny}\n    variables:\n      motd_text: \"baked by bakery\"\n  broken-service",
+        "    verify:\n      suite: tests/images/tiny\n      waivers:\n"
+        "        - {check: ssh-host-keys, reason: fixture image keeps keys on purpose}\n"
+        "        - {check: machine-id, reason: fixture image keeps its machine id}\n"
+        "    variables:\n      motd_text: \"baked by bakery\"\n  broken-service",
+    )
+    assert waived != original
+    config.write_text(waived)
+    try:
+        result = cli("-C", shared_project, "verify", "dirty", "--json")
+    finally:
+        config.write_text(original)
+    assert result.rc == 0, result.err
+    waivers = {h["check"]: h["waived"] for h in result.json()["hygiene"] if h["waived"]}
+    assert waivers == {"ssh-host-keys": "fixture image keeps keys on purpose",
+                       "machine-id": "fixture image keeps its machine id"}
+
+
+def test_broken_service_fails_and_names_the_tests(cli, shared_project):
+    before = container_ids()
+    result = build(cli, shared_project, "broken-service")
+    assert result.rc == ExitStatus.VERIFY_FAILED
+    assert "failed units: broken-app.service" in result.err
+    assert "test_broken_app_is_running" in result.err
+    report = report_of(result)
+    failed = [t["name"] for t in report["tests"] if t["outcome"] == "failed"]
+    assert len(failed) == 1 and "test_broken_app_is_running" in failed[0]
+    assert report["verdict"] == "failed"
+    assert container_ids() == before
+
+
+def test_unsettled_systemd_times_out_with_the_unit_list(cli, shared_project):
+    before = container_ids()
+    result = build(cli, shared_project, "unsettled")
+    assert result.rc == ExitStatus.VERIFY_FAILED
+    assert "systemd did not settle in 5 s" in result.err
+    assert "never-ready.service" in result.err
+    assert container_ids() == before
+
+
+def test_canary_leak_is_caught(cli, shared_project):
+    """A role that writes the canary into the image makes verification fail."""
+    role = shared_project / "roles" / "motd" / "tasks" / "main.yml"
+    original = role.read_text()
+    role.write_text(original + (
+        "\n- name: Leak the canary (on purpose)\n  ansible.builtin.copy:\n"
+        "    content: \"{{ bakery_canary }}\"\n    dest: /etc/leaked\n    mode: \"0600\"\n  no_log: true\n"))
+    try:
+        result = build(cli, shared_project, "tiny")
+    finally:
+        role.write_text(original)
+    assert result.rc == ExitStatus.VERIFY_FAILED
+    assert "hygiene canary-secret:" in result.err and "/etc/leaked" in result.err
+
+
+def test_verify_against_a_running_host(cli, shared_project):
+    from bakery import proc
+
+    assert build(cli, shared_project, "tiny").rc == 0
+    image = cli("-C", shared_project, "images", "tiny", "--json").json()[0]["image"]
+    name = "bakery-test-host"
+    proc.run(["podman", "run", "-d", "--name", name, "--systemd=always", image])
+    try:
+        proc.run(["podman", "exec", name, "systemctl", "is-system-running", "--wait"], check=False, timeout=60)
+        result = cli("-C", shared_project, "verify", "tiny", "--host", f"podman://{name}", "--json")
+    finally:
+        proc.run(["podman", "rm", "-f", name])
+    assert result.rc == ExitStatus.VERIFY_FAILED or result.rc == 0
+    # the expected fingerprint is not known for a bare host, so the motd test fails; journald passes
+    outcomes = {t["name"].split("[")[0]: t["outcome"] for t in result.json()["tests"]} if result.rc == 0 else None
+    assert outcomes is None or outcomes["test_tiny::test_journald_runs"] == "passed"
