@@ -93,17 +93,19 @@ def build(
 def verify_cmd(
     service: Annotated[str, typer.Argument(help="Service from bakery.yml")],
     image: Annotated[Optional[str], typer.Option("--image", help="Image to verify (default: the newest of SERVICE).")] = None,
-    host: Annotated[Optional[str], typer.Option("--host", help="Test a running host instead, e.g. podman://NAME, ssh://user@host.")] = None,
+    host: Annotated[Optional[str], typer.Option(
+        "--host", help="Test a running host instead (podman://NAME, ssh://user@host); with --image, expect that image.")] = None,
     target: TargetOpt = None,
     json_output: JsonFlag = False,
 ) -> None:
     """Boot an image, run the hygiene checks and SERVICE's testinfra suite, and record the verdict."""
     project = load()
     run = RunDir.create(project.state_dir(), "verify")
+    target_impl = get_target(target or project.build.target)
     if host:
-        report = verify.verify_host(project, service, host, run)
+        record = _pick_image(target_impl, service, image) if image else None
+        report = verify.verify_host(project, service, host, run, record)
     else:
-        target_impl = get_target(target or project.build.target)
         record = _pick_image(target_impl, service, image)
         reporter = make_reporter()
         try:

@@ -92,11 +92,16 @@ def check_image_hygiene(project: Project, service: str, image: ImageRecord) -> l
         return run_hygiene(root, waivers, secrets, [build_run])
 
 
-def verify_host(project: Project, service: str, host_spec: str, run: RunDir) -> VerifyReport:
-    """Run the suite against an already running host (no boot, no filesystem checks, no verdict record)."""
+def verify_host(project: Project, service: str, host_spec: str, run: RunDir,
+                image: ImageRecord | None = None) -> VerifyReport:
+    """Run the suite against an already running host (no boot, no filesystem checks, no verdict record).
+
+    With image, the suite expects that image's fingerprint on the host.
+    """
     suite = suite_for(project, service)
-    report = VerifyReport(service, image="", image_id="", fingerprint="", run_id=run.run_id, host=host_spec)
-    env = {"BAKERY_SERVICE": service, **_version_env(project, service)}
+    report = VerifyReport(service, image=image.ref if image else "", image_id=image.image_id if image else "",
+                          fingerprint=image.fingerprint if image else "", run_id=run.run_id, host=host_spec)
+    env = suite_env(project, service, image) if image else {"BAKERY_SERVICE": service, **_version_env(project, service)}
     report.tests = [asdict(t) for t in run_suite(suite, Instance(host_spec, host_spec), run, env)]
     report.boot = {}
     report.verdict = catalog.FAILED if report.failures() or not report.tests else catalog.PASSED

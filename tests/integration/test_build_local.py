@@ -58,7 +58,7 @@ def test_run_directory_explains_the_run(tiny_build):
     assert any((run / "ansible" / "job_events").glob("*.json"))
     assert "Build 'bakery.docker.local' finished" in (run / "packer.log").read_text()
     stages = json.loads((run / "state.json").read_text())["stages"]
-    assert [(s["stage"], s["status"]) for s in stages] == [("base", "ok"), ("fingerprint", "ok"), ("bake", "ok")]
+    assert [(s["stage"], s["status"]) for s in stages] == [("base", "ok"), ("fingerprint", "ok"), ("bake", "ok"), ("verify", "ok")]
     assert not list(run.rglob("extra-vars.json"))  # extra vars (possible secrets) stay out of the run dir
 
 

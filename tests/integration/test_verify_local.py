@@ -137,10 +137,14 @@ def test_verify_against_a_running_host(cli, shared_project):
     proc.run(["podman", "run", "-d", "--name", name, "--systemd=always", image])
     try:
         proc.run(["podman", "exec", name, "systemctl", "is-system-running", "--wait"], check=False, timeout=60)
-        result = cli("-C", shared_project, "verify", "tiny", "--host", f"podman://{name}", "--json")
+        result = cli("-C", shared_project, "verify", "tiny", "--host", f"podman://{name}", "--image", image, "--json")
+        proc.run(["podman", "exec", name, "sh", "-c", "echo tampered > /etc/motd"])
+        tampered = cli("-C", shared_project, "verify", "tiny", "--host", f"podman://{name}", "--image", image)
     finally:
         proc.run(["podman", "rm", "-f", name])
-    assert result.rc == ExitStatus.VERIFY_FAILED or result.rc == 0
-    # the expected fingerprint is not known for a bare host, so the motd test fails; journald passes
-    outcomes = {t["name"].split("[")[0]: t["outcome"] for t in result.json()["tests"]} if result.rc == 0 else None
-    assert outcomes is None or outcomes["test_tiny::test_journald_runs"] == "passed"
+    assert result.rc == 0, result.err
+    report = result.json()
+    assert report["host"] == f"podman://{name}" and report["verdict"] == "passed"
+    assert [t["outcome"] for t in report["tests"]] == ["passed", "passed"]
+    assert tampered.rc == ExitStatus.VERIFY_FAILED
+    assert "test_motd_carries_the_fingerprint" in tampered.err
