@@ -12,8 +12,6 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from bakery import __version__
 from bakery import base as bases
@@ -39,7 +37,7 @@ class State:
 
 state = State()
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
-TargetOpt = Annotated[Optional[str], typer.Option("--target", "-t", help="local or aws (default: build.target)")]
+TargetOpt = Annotated[Optional[str], typer.Option("--target", "-t", help="Build target (default: build.target in bakery.yml).")]
 
 
 def load() -> config.Project:
@@ -139,14 +137,14 @@ def images_cmd(
 ) -> None:
     """List baked images with fingerprint, age and size."""
     project = load()
-    rows = [images.image_row(i, project.state_dir()) for i in images.list_images(service, target or "local")]
+    rows = [images.image_row(i, project.state_dir()) for i in images.list_images(service, target or project.build.target)]
     if json_output:
         emit_json(rows)
         return
-    table = Table("service", "image", "verification", "fingerprint", "age", "size", box=None)
+    line = "{:<16} {:<48} {:<12} {:<13} {:>10} {:>10}"
+    print(line.format("SERVICE", "IMAGE", "VERIFIED", "FINGERPRINT", "AGE", "SIZE"))
     for row in rows:
-        table.add_row(row["service"], row["image"], row["verification"], row["fingerprint"][:12], row["age"], row["size"])
-    Console().print(table)
+        print(line.format(row["service"], row["image"], row["verification"], row["fingerprint"][:12], row["age"], row["size"]))
 
 
 @app.command("doctor")

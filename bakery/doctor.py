@@ -60,7 +60,7 @@ def check_disk(path: Path) -> Callable[[], Check]:
         free = shutil.disk_usage(path).free
         detail = f"{free / 1024**3:.1f} GiB free at {path}"
         if free < MIN_FREE_BYTES:
-            return Check("disk", False, detail, "free space: bakery gc, podman image prune")
+            return Check("disk", False, detail, "free space: podman image prune, podman rmi old localhost/bakery/* images")
         return Check("disk", True, detail)
     return check
 

@@ -72,7 +72,7 @@ def tree_digest(path: Path) -> str:
 
 
 def _tree_files(root: Path):
-    for dirpath, dirnames, filenames in os.walk(root):
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
         dirnames[:] = sorted(d for d in dirnames if not _ignored(d))
         for name in sorted(filenames):
             if not _ignored(name):

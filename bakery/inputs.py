@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as package_version
 
 from bakery import __version__, packer
@@ -16,10 +17,18 @@ class ToolVersions:
     ansible_core: str
     packer: str
     bakery: str
+    ansible_collections: str = "none"  # the `ansible` package version: its bundled collections
 
     @classmethod
     def detect(cls) -> ToolVersions:
-        return cls(package_version("ansible-core"), packer.version_string(), __version__)
+        return cls(package_version("ansible-core"), packer.version_string(), __version__, _optional_version("ansible"))
+
+
+def _optional_version(name: str) -> str:
+    try:
+        return package_version(name)
+    except PackageNotFoundError:
+        return "none"
 
 
 def resolve_service_playbook(project: Project, service_name: str) -> PlaybookInputs:
@@ -44,10 +53,12 @@ def service_inputs(
         Input("tool", "ansible-core", tools.ansible_core),
         Input("tool", "packer", tools.packer),
         Input("tool", "bakery", tools.bakery),
+        Input("tool", "ansible", tools.ansible_collections),
         Input("target", "name", target),
     ]
     inputs += [Input("role", name, tree_digest(path)) for name, path in zip(playbook.roles, playbook.role_dirs)]
     inputs += [Input("vars", d.name, tree_digest(d)) for d in playbook.vars_dirs]
+    inputs += [Input("vars_file", str(f.relative_to(playbook.playbook.parent)), tree_digest(f)) for f in playbook.vars_files]
     if service.app is not None:
         inputs.append(Input("app", service.app, tree_digest(project.path(service.app))))
     return inputs

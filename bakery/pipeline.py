@@ -13,6 +13,7 @@ from bakery.errors import BakeryError, ConfigError
 class Stage:
     name: str
     run: Callable[[Any], None]
+    optional: bool = False  # later stages do not depend on it, so it may be skipped
 
 
 def select_stages(stages: Sequence[Stage], *, skip: Sequence[str] = (), until: str | None = None) -> list[Stage]:
@@ -20,6 +21,10 @@ def select_stages(stages: Sequence[Stage], *, skip: Sequence[str] = (), until: s
     for name in [*skip, *([until] if until else [])]:
         if name not in names:
             raise ConfigError(f"unknown stage '{name}'", hint=f"stages: {', '.join(names)}")
+    required = [name for name in skip if not next(s for s in stages if s.name == name).optional]
+    if required:
+        optional = ", ".join(s.name for s in stages if s.optional)
+        raise ConfigError(f"stage '{required[0]}' cannot be skipped", hint=f"skippable: {optional}")
     chosen = list(stages[: names.index(until) + 1] if until else stages)
     return [s for s in chosen if s.name not in skip]
 

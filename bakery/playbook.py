@@ -24,6 +24,7 @@ class PlaybookInputs:
     roles: tuple[str, ...]  # in first-use order
     role_dirs: tuple[Path, ...]
     vars_dirs: tuple[Path, ...]  # group_vars / host_vars next to the playbook
+    vars_files: tuple[Path, ...] = ()  # the plays' vars_files
 
 
 def resolve_playbook(playbook: Path, roles_path: Path) -> PlaybookInputs:
@@ -35,7 +36,15 @@ def resolve_playbook(playbook: Path, roles_path: Path) -> PlaybookInputs:
         for name in _play_role_names(play):
             _add_with_dependencies(name, roles_path, playbook, names)
     vars_dirs = tuple(d for d in (playbook.parent / "group_vars", playbook.parent / "host_vars") if d.is_dir())
-    return PlaybookInputs(playbook, tuple(names), tuple(roles_path / n for n in names), vars_dirs)
+    vars_files = tuple(_vars_file(playbook, f) for play in plays for f in play.get("vars_files") or [])
+    return PlaybookInputs(playbook, tuple(names), tuple(roles_path / n for n in names), vars_dirs, vars_files)
+
+
+def _vars_file(playbook: Path, name) -> Path:
+    path = playbook.parent / str(name)
+    if "{{" in str(name) or not path.is_file():
+        raise ConfigError(f"{playbook.name}: vars_files entry '{name}' must be a literal path to an existing file")
+    return path
 
 
 def _play_role_names(play: dict) -> list[str]:
@@ -86,8 +95,8 @@ def _add_with_dependencies(name: str, roles_path: Path, playbook: Path, seen: li
 
 
 def _role_dependencies(role_dir: Path) -> list[str]:
-    meta = role_dir / "meta" / "main.yml"
-    if not meta.is_file():
+    meta = next((m for m in (role_dir / "meta" / "main.yml", role_dir / "meta" / "main.yaml") if m.is_file()), None)
+    if meta is None:
         return []
     data = _load_yaml(meta) or {}
     return [_role_entry_name(d) for d in data.get("dependencies") or []]

@@ -1,5 +1,5 @@
 # Inputs bakery passes in a var file (.bakery/runs/<run-id>/packer/bakery.pkrvars.json).
-# Run by hand: packer build -var-file=bakery.pkrvars.json -only=docker.local .
+# Run by hand: packer build -var-file=bakery.pkrvars.json -only=bakery.docker.local .
 
 variable "service" {
   type        = string

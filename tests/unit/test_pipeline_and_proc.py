@@ -5,7 +5,7 @@ from bakery.errors import CommandFailed, ConfigError, PrerequisiteError
 from bakery.events import TaskEvent, to_task_event
 from bakery.pipeline import Stage, select_stages
 
-STAGES = [Stage(n, lambda ctx: None) for n in ("base", "fingerprint", "bake", "verify")]
+STAGES = [Stage(n, lambda ctx: None, optional=n == "verify") for n in ("base", "fingerprint", "bake", "verify")]
 
 
 def names(stages):
@@ -63,3 +63,10 @@ def test_ansible_events_become_task_events():
     ignored = to_task_event({"event": "runner_on_failed", "event_data": {"task": "x", "ignore_errors": True, "res": {}}})
     assert not ignored.is_failure
     assert to_task_event({"event": "playbook_on_stats", "event_data": {}}) is None
+
+
+def test_only_optional_stages_can_be_skipped():
+    stages = [Stage("bake", lambda ctx: None), Stage("verify", lambda ctx: None, optional=True)]
+    assert names(select_stages(stages, skip=["verify"])) == ["bake"]
+    with pytest.raises(ConfigError, match="stage 'bake' cannot be skipped.*skippable: verify"):
+        select_stages(stages, skip=["bake"])

@@ -46,3 +46,14 @@ def test_templated_role_name_is_rejected(tmp_path):
     playbook.write_text("- hosts: all\n  roles: ['{{ which }}']\n")
     with pytest.raises(ConfigError, match="templated"):
         resolve_playbook(playbook, tmp_path / "roles")
+
+
+def test_vars_files_are_inputs_and_must_exist(tmp_path):
+    (tmp_path / "vars").mkdir()
+    (tmp_path / "vars" / "common.yml").write_text("a: 1\n")
+    playbook = tmp_path / "site.yml"
+    playbook.write_text("- hosts: all\n  vars_files: [vars/common.yml]\n  roles: []\n")
+    assert resolve_playbook(playbook, tmp_path / "roles").vars_files == (tmp_path / "vars" / "common.yml",)
+    playbook.write_text("- hosts: all\n  vars_files: [vars/missing.yml]\n  roles: []\n")
+    with pytest.raises(ConfigError, match="vars_files entry 'vars/missing.yml'"):
+        resolve_playbook(playbook, tmp_path / "roles")

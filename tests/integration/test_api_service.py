@@ -1,0 +1,47 @@
+"""The example api-service: a real bake of every role through Packer, then the verification gate."""
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from helpers import REPO, container_ids, image_labels
+
+pytestmark = pytest.mark.integration
+PROJECT_PARTS = ["bakery.yml", "roles", "playbooks", "app", "packer", "tests/images", "tests/shared_checks"]
+
+
+@pytest.fixture(scope="module")
+def example_project(tmp_path_factory) -> Path:
+    """A copy of the repo's example project, so the test has its own .bakery state."""
+    root = tmp_path_factory.mktemp("example") / "project"
+    for part in PROJECT_PARTS:
+        source = REPO / part
+        if source.is_dir():
+            shutil.copytree(source, root / part, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+        else:
+            (root / part).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, root / part)
+    return root
+
+
+def test_api_service_bakes_and_passes_verification(cli, example_project):
+    before = container_ids()
+    result = cli("-C", example_project, "build", "api-service", "--force", "--json")
+    assert result.rc == 0, result.err
+    built = result.json()
+    assert built["verdict"] == "passed" and built["reused"] is False
+    labels = image_labels(built["image"])
+    assert labels["bakery.roles"] == "common,python_runtime,nginx,api_service,image_cleanup"
+    report = json.loads((Path(built["run_dir"]) / "verify-report.json").read_text())
+    assert report["boot"]["state"] == "running"
+    assert all(h["passed"] for h in report["hygiene"]), report["hygiene"]
+    outcomes = {t["name"].split("[")[0].split("::")[-1]: t["outcome"] for t in report["tests"]}
+    assert len(outcomes) >= 8
+    assert all(o == "passed" for o in outcomes.values()), outcomes
+    assert any("healthz" in name for name in outcomes)
+    assert container_ids() == before
+    events = list((Path(built["run_dir"]) / "ansible" / "job_events").glob("*.json"))
+    roles_seen = {json.loads(e.read_text())["event_data"].get("role") for e in events}
+    assert {"common", "python_runtime", "nginx", "api_service", "image_cleanup"} <= roles_seen
