@@ -1,0 +1,1 @@
+"""api-service: a small HTTP JSON API configured by environment variables."""

@@ -1,0 +1,3 @@
+from api_service.server import main
+
+main()

@@ -1,0 +1,1 @@
+"""Checks shared by image suites and role tests (Molecule); each takes testinfra's `host`."""
