@@ -79,7 +79,7 @@ def verify_image(project: Project, service: str, image: ImageRecord, target: Tar
         report.boot = {**asdict(boot), "problem": "" if boot.ok else boot.describe()}
         reporter.info(f"booted in {boot.seconds:.1f} s: {boot.describe()}")
         if boot.state in ("running", "degraded"):
-            report.tests = [asdict(t) for t in run_suite(suite, instance, run, suite_env(project, service, image))]
+            report.tests = [asdict(t) for t in run_suite(suite, instance, run, suite_env(project, service, image), project.root)]
     report.duration_s = round(time.monotonic() - started, 2)
     return conclude(project, report, run)
 
@@ -102,7 +102,7 @@ def verify_host(project: Project, service: str, host_spec: str, run: RunDir,
     report = VerifyReport(service, image=image.ref if image else "", image_id=image.image_id if image else "",
                           fingerprint=image.fingerprint if image else "", run_id=run.run_id, host=host_spec)
     env = suite_env(project, service, image) if image else {"BAKERY_SERVICE": service, **_version_env(project, service)}
-    report.tests = [asdict(t) for t in run_suite(suite, Instance(host_spec, host_spec), run, env)]
+    report.tests = [asdict(t) for t in run_suite(suite, Instance(host_spec, host_spec), run, env, project.root)]
     report.boot = {}
     report.verdict = catalog.FAILED if report.failures() or not report.tests else catalog.PASSED
     run.write_json("verify-report.json", asdict(report))
@@ -126,11 +126,14 @@ def _version_env(project: Project, service: str) -> dict[str, str]:
     return {"BAKERY_EXPECT_VERSION": str(version)} if version is not None else {}
 
 
-def run_suite(suite: Path, instance: Instance, run: RunDir, env: dict[str, str]) -> list[TestOutcome]:
+def run_suite(suite: Path, instance: Instance, run: RunDir, env: dict[str, str], root: Path) -> list[TestOutcome]:
+    """Run a testinfra suite; conftest.py files between the project root and the suite apply."""
     junit = run.path / "verify-junit.xml"
-    argv = [sys.executable, "-m", "pytest", str(suite), f"--hosts={instance.host_spec}",
-            f"--junitxml={junit}", "-p", "no:cacheprovider", "-q", "--no-header", "-o", "addopts="]
-    proc.run(argv, env=proc.tool_env(env), log_path=run.path / "verify-pytest.log", check=False, timeout=1800)
+    argv = [sys.executable, "-m", "pytest", str(suite), f"--hosts={instance.host_spec}", f"--rootdir={root}",
+            f"--confcutdir={root}", f"--junitxml={junit}", "-p", "no:cacheprovider", "-q", "--no-header",
+            "-o", "addopts="]
+    proc.run(argv, env=proc.tool_env(env), cwd=root, log_path=run.path / "verify-pytest.log", check=False,
+             timeout=1800)
     return read_junit(junit)
 
 
