@@ -15,7 +15,7 @@ import typer
 
 from bakery import __version__
 from bakery import base as bases
-from bakery import config, doctor, images, verify
+from bakery import config, doctor, images, roletest, verify
 from bakery.build import BuildOptions, build_service
 from bakery.errors import BakeryError, ConfigError, ExitStatus
 from bakery.inputs import service_fingerprint
@@ -127,6 +127,32 @@ def _pick_image(target, service: str, ref: str | None):
         if ref in (record.ref, record.image_id) or record.image_id.startswith(ref):
             return record
     raise ConfigError(f"image '{ref}' is not a baked image of '{service}'", hint=f"see bakery images {service}")
+
+
+@app.command("test-roles")
+def test_roles_cmd(
+    roles: Annotated[Optional[list[str]], typer.Argument(help="Roles to test (default: every role with a scenario)")] = None,
+    base: Annotated[Optional[str], typer.Option("--base", help="Base image to test on (default: the first in bakery.yml).")] = None,
+    json_output: JsonFlag = False,
+) -> None:
+    """Run each role's Molecule scenario (converge, idempotence, verify) on the bakery base image."""
+    project = load()
+    chosen = roletest.select_roles(project, roles or [])
+    run = RunDir.create(project.state_dir(), "test-roles")
+    reporter = make_reporter()
+    try:
+        results = roletest.test_roles(project, chosen, base or next(iter(project.bases)), run, reporter)
+    finally:
+        reporter.finish()
+    if json_output:
+        emit_json([asdict(r) for r in results])
+    else:
+        line = "{:<20} {:<8} {:>9}  {}"
+        print(line.format("ROLE", "RESULT", "DURATION", "DETAIL"))
+        for r in results:
+            detail = "" if r.passed else r.describe()
+            print(line.format(r.role, "passed" if r.passed else "FAILED", f"{r.duration_s:.0f} s", detail))
+    roletest.raise_if_failed(results)
 
 
 @app.command("images")

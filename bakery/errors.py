@@ -12,6 +12,7 @@ class ExitStatus(IntEnum):
     BUILD_FAILED = 5  # Packer or an Ansible task failed
     VERIFY_FAILED = 6  # the image failed verification
     GATE_REFUSED = 7  # a promotion or deploy gate refused
+    ROLE_TESTS_FAILED = 8  # a role's Molecule scenario failed
     INTERRUPTED = 130  # Ctrl-C / SIGINT
 
 
@@ -47,6 +48,10 @@ class VerifyFailed(BakeryError):
 
 class GateRefused(BakeryError):
     exit_status = ExitStatus.GATE_REFUSED
+
+
+class RoleTestsFailed(BakeryError):
+    exit_status = ExitStatus.ROLE_TESTS_FAILED
 
 
 class Interrupted(BakeryError):

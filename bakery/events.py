@@ -54,13 +54,13 @@ class EventReader:
 
     def poll(self) -> list[TaskEvent]:
         fresh = [p for p in sorted(self.events_dir.glob("*-partial.json")) if p.name not in self._seen]
-        raw = [r for r in (_load(p) for p in fresh) if r is not None]
+        raw = [r for r in (load_event(p) for p in fresh) if r is not None]
         self._seen.update(p.name for p in fresh)
         raw.sort(key=lambda e: e.get("created", ""))
         return [e for e in map(to_task_event, raw) if e is not None]
 
 
-def _load(path: Path) -> dict | None:
+def load_event(path: Path) -> dict | None:
     try:
         return json.loads(path.read_text())
     except (OSError, json.JSONDecodeError):
