@@ -44,6 +44,15 @@ def base_ref(name: str, fingerprint: Fingerprint) -> str:
     return f"{BASE_REPOSITORY}/{name}:{fingerprint.short}"
 
 
+def find_base(project: Project, name: str) -> BaseImage | None:
+    """The base image for name if it has been built, without building it."""
+    fingerprint = base_fingerprint(project.base(name), mmdebstrap_version())
+    ref = base_ref(name, fingerprint)
+    if not podman.image_exists(ref):
+        return None
+    return BaseImage(name, ref, podman.inspect_image(ref)["Id"], fingerprint.digest, built=False)
+
+
 def ensure_base(project: Project, name: str, *, rebuild: bool = False, log=print) -> BaseImage:
     """Return the base image for name, bootstrapping it first if it does not exist yet."""
     base = project.base(name)

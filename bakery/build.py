@@ -101,10 +101,9 @@ def stage_fingerprint(ctx: BuildContext) -> None:
         ctx.project, ctx.service_name, ctx.playbook, ctx.base.image_id, ToolVersions.detect(), ctx.target.name
     )
     ctx.fingerprint = combine(inputs)
-    ctx.run.write_json("inputs.json", {
-        "fingerprint": ctx.fingerprint.digest,
-        "inputs": [asdict(i) for i in ctx.fingerprint.inputs],
-    })
+    inputs_record = [asdict(i) for i in ctx.fingerprint.inputs]
+    ctx.run.write_json("inputs.json", {"fingerprint": ctx.fingerprint.digest, "inputs": inputs_record})
+    catalog.record_inputs(ctx.project.state_dir(), ctx.fingerprint.digest, inputs_record)
     ctx.reporter.info(f"fingerprint {ctx.fingerprint.short} over {len(inputs)} inputs")
 
 

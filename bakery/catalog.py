@@ -24,6 +24,21 @@ class Verdict:
     at: float
 
 
+def record_inputs(state_dir: Path, fingerprint: str, inputs: list[dict]) -> None:
+    """What went into a fingerprint, so `bakery plan` can say what changed since."""
+    path = state_dir / "catalog" / "inputs" / f"{fingerprint}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(inputs, indent=1, sort_keys=True) + "\n")
+        tmp.replace(path)
+
+
+def inputs_for(state_dir: Path, fingerprint: str) -> list[dict] | None:
+    path = state_dir / "catalog" / "inputs" / f"{fingerprint}.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
 def _path(state_dir: Path, image_id: str) -> Path:
     return state_dir / "catalog" / "verdicts" / f"{image_id.removeprefix('sha256:')}.json"
 

@@ -15,7 +15,7 @@ import typer
 
 from bakery import __version__
 from bakery import base as bases
-from bakery import config, doctor, images, roletest, verify
+from bakery import config, doctor, images, plan, roletest, verify
 from bakery.build import BuildOptions, build_service
 from bakery.errors import BakeryError, ConfigError, ExitStatus
 from bakery.inputs import service_fingerprint
@@ -127,6 +127,35 @@ def _pick_image(target, service: str, ref: str | None):
         if ref in (record.ref, record.image_id) or record.image_id.startswith(ref):
             return record
     raise ConfigError(f"image '{ref}' is not a baked image of '{service}'", hint=f"see bakery images {service}")
+
+
+@app.command("plan")
+def plan_cmd(
+    services: Annotated[Optional[list[str]], typer.Argument(help="Services (default: all)")] = None,
+    all_services: Annotated[bool, typer.Option("--all", help="Every service in bakery.yml.")] = False,
+    target: TargetOpt = None,
+    json_output: JsonFlag = False,
+) -> None:
+    """Say which services would rebuild and why. Exit 0: all up to date, 2: something would rebuild, 1: error."""
+    try:
+        project = load()
+        target_impl = get_target(target or project.build.target)
+        names = list(project.services) if all_services or not services else services
+        for name in names:
+            project.service(name)  # unknown names fail before any work
+        entries = [plan.plan_service(project, name, target_impl) for name in names]
+    except BakeryError as exc:
+        _report(exc, exc.one_line())
+        raise typer.Exit(ExitStatus.ERROR) from None
+    if json_output:
+        emit_json([e.as_dict() for e in entries])
+    else:
+        for entry in entries:
+            print(f"{entry.service}: {entry.status} ({entry.fingerprint[:12]})")
+            for change in entry.changes:
+                print(f"    {change}")
+    if any(e.status != plan.UP_TO_DATE for e in entries):
+        raise typer.Exit(ExitStatus.PLAN_WOULD_REBUILD)
 
 
 @app.command("test-roles")

@@ -13,6 +13,8 @@ class ExitStatus(IntEnum):
     VERIFY_FAILED = 6  # the image failed verification
     GATE_REFUSED = 7  # a promotion or deploy gate refused
     ROLE_TESTS_FAILED = 8  # a role's Molecule scenario failed
+    # `bakery plan` follows `terraform plan -detailed-exitcode`: 0 nothing to do, 2 would rebuild, 1 error
+    PLAN_WOULD_REBUILD = 2
     INTERRUPTED = 130  # Ctrl-C / SIGINT
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,7 @@ class Input:
     kind: str  # base, role, playbook, vars, variables, app, template, tool, target
     name: str
     digest: str
+    parts: dict[str, str] | None = field(default=None, compare=False)  # per file / per variable, for explaining
 
     @property
     def key(self) -> str:
@@ -65,10 +66,28 @@ def tree_digest(path: Path) -> str:
     if path.is_file():
         return file_digest(path)
     h = hashlib.sha256()
+    for relative, digest in tree_parts(path).items():
+        h.update(f"{relative}\0{digest}\n".encode())
+    return h.hexdigest()
+
+
+def tree_parts(path: Path) -> dict[str, str]:
+    """Per-file digests (content and exec bit) of a tree, by relative path, in sorted order."""
+    if path.is_file():
+        return {path.name: file_digest(path)}
+    parts = {}
     for relative, full in _tree_files(path):
         executable = "x" if os.access(full, os.X_OK) else "-"
-        h.update(f"{relative}\0{executable}\0{file_digest(full)}\n".encode())
-    return h.hexdigest()
+        parts[relative] = f"{executable}\0{file_digest(full)}"
+    return parts
+
+
+def tree_input(kind: str, name: str, path: Path) -> Input:
+    return Input(kind, name, tree_digest(path), tree_parts(path))
+
+
+def values_input(kind: str, name: str, values: dict) -> Input:
+    return Input(kind, name, value_digest(values), {k: value_digest(v) for k, v in sorted(values.items())})
 
 
 def _tree_files(root: Path):

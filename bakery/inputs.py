@@ -8,7 +8,7 @@ from importlib.metadata import version as package_version
 
 from bakery import __version__, packer
 from bakery.config import Project
-from bakery.fingerprint import Fingerprint, Input, combine, tree_digest, value_digest
+from bakery.fingerprint import Fingerprint, Input, combine, tree_digest, tree_input, value_digest, values_input
 from bakery.playbook import PlaybookInputs, resolve_playbook
 
 
@@ -47,8 +47,8 @@ def service_inputs(
     service = project.service(service_name)
     inputs = [
         Input("base", service.base, base_image_id),
-        Input("playbook", service.playbook, tree_digest(playbook.playbook)),
-        Input("variables", "service", value_digest(service.variables)),
+        tree_input("playbook", service.playbook, playbook.playbook),
+        values_input("variables", "service", service.variables),
         Input("template", project.build.packer_template, _template_digest(project)),
         Input("tool", "ansible-core", tools.ansible_core),
         Input("tool", "packer", tools.packer),
@@ -56,11 +56,11 @@ def service_inputs(
         Input("tool", "ansible", tools.ansible_collections),
         Input("target", "name", target),
     ]
-    inputs += [Input("role", name, tree_digest(path)) for name, path in zip(playbook.roles, playbook.role_dirs)]
-    inputs += [Input("vars", d.name, tree_digest(d)) for d in playbook.vars_dirs]
-    inputs += [Input("vars_file", str(f.relative_to(playbook.playbook.parent)), tree_digest(f)) for f in playbook.vars_files]
+    inputs += [tree_input("role", name, path) for name, path in zip(playbook.roles, playbook.role_dirs)]
+    inputs += [tree_input("vars", d.name, d) for d in playbook.vars_dirs]
+    inputs += [tree_input("vars_file", str(f.relative_to(playbook.playbook.parent)), f) for f in playbook.vars_files]
     if service.app is not None:
-        inputs.append(Input("app", service.app, tree_digest(project.path(service.app))))
+        inputs.append(tree_input("app", service.app, project.path(service.app)))
     return inputs
 
 

@@ -73,6 +73,10 @@ class Target(ABC):
         """Find or build the base the bake starts from."""
 
     @abstractmethod
+    def find_base(self, project: Project, base_name: str) -> BaseArtifact | None:
+        """The base if it exists already (never builds it)."""
+
+    @abstractmethod
     def packer_variables(self, base: BaseArtifact) -> dict:
         """Target-specific Packer variables."""
 

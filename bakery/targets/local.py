@@ -38,6 +38,10 @@ class LocalTarget(Target):
         base = bases.ensure_base(project, base_name, log=log)
         return BaseArtifact(base.name, base.ref, base.image_id)
 
+    def find_base(self, project: Project, base_name: str) -> BaseArtifact | None:
+        base = bases.find_base(project, base_name)
+        return BaseArtifact(base.name, base.ref, base.image_id) if base else None
+
     def packer_variables(self, base: BaseArtifact) -> dict:
         return {"base_image": base.ref}
 
