@@ -20,6 +20,16 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class AmiFilter(Strict):
+    """How the aws target finds its base AMI (Packer's source_ami_filter)."""
+
+    name: str = Field(description="AMI name pattern, e.g. debian-12-amd64-*")
+    owners: list[str] = Field(min_length=1, description="AMI owner account ids or aliases")
+    virtualization_type: str = "hvm"
+    root_device_type: str = "ebs"
+    most_recent: bool = True
+
+
 class Base(Strict):
     """A base image bootstrapped by mmdebstrap (local) or found by filter (aws)."""
 
@@ -27,6 +37,23 @@ class Base(Strict):
     variant: Literal["minbase", "essential", "apt", "required", "important", "standard"] = "minbase"
     packages: list[str] = Field(min_length=1, description="Debian packages in the base rootfs")
     mirror: str | None = Field(None, description="apt mirror URL; default: mmdebstrap's (deb.debian.org with updates and security)")
+    source_ami_filter: AmiFilter | None = Field(None, description="aws target: the base AMI")
+    ssh_username: str = Field("admin", description="aws target: login user of the base AMI")
+
+
+class AwsSettings(Strict):
+    """AWS settings; environment variables and command-line flags override them."""
+
+    region: str = Field("us-east-1", description="overridden by AWS_REGION / --region")
+    profile: str | None = Field(None, description="overridden by AWS_PROFILE / --profile")
+    endpoint_url: str | None = Field(None, description="EC2/SSM endpoint, e.g. a moto or LocalStack URL;"
+                                     " overridden by BAKERY_AWS_ENDPOINT_URL / --endpoint-url")
+    instance_type: str = Field("t3.small", description="build and verification instance type")
+    kms_key_id: str | None = Field(None, description="encrypt AMI snapshots with this KMS key")
+    copy_regions: list[str] = Field([], description="copy each AMI to these regions too")
+    ssh_endpoint_command: str | None = Field(
+        None, description="seam: command printing host:port to reach an instance over SSH; placeholders"
+        " {instance_id} {ami_id} {run_id}; default: the instance's address from EC2, port 22")
 
 
 class Waiver(Strict):
@@ -73,6 +100,7 @@ class BuildSettings(Strict):
 class Project(Strict):
     version: Literal[1] = 1
     build: BuildSettings = BuildSettings()
+    aws: AwsSettings = AwsSettings()
     bases: dict[str, Base] = Field(min_length=1)
     services: dict[str, Service] = Field(min_length=1)
     environments: dict[str, Environment] = {}
