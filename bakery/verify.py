@@ -10,7 +10,7 @@ import xml.etree.ElementTree as ET
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from bakery import canary, catalog, podman, proc
+from bakery import canary, catalog, proc
 from bakery.config import Project
 from bakery.errors import ConfigError, VerifyFailed
 from bakery.hygiene import HygieneResult, run_hygiene
@@ -72,7 +72,7 @@ def verify_image(project: Project, service: str, image: ImageRecord, target: Tar
     started = time.monotonic()
     report = VerifyReport(service, image.ref, image.image_id, image.fingerprint, run.run_id, host="")
     reporter.info("hygiene checks on the image filesystem")
-    report.hygiene = [asdict(h) for h in check_image_hygiene(project, service, image)]
+    report.hygiene = [asdict(h) for h in check_image_hygiene(project, service, image, target)]
     with target.boot_instance(image, run) as instance:
         report.host = instance.host_spec
         boot = target.wait_until_booted(instance, settings.boot_timeout_s)
@@ -81,14 +81,14 @@ def verify_image(project: Project, service: str, image: ImageRecord, target: Tar
         if boot.state in ("running", "degraded"):
             report.tests = [asdict(t) for t in run_suite(suite, instance, run, suite_env(project, service, image), project.root)]
     report.duration_s = round(time.monotonic() - started, 2)
-    return conclude(project, report, run)
+    return conclude(project, report, run, target, image)
 
 
-def check_image_hygiene(project: Project, service: str, image: ImageRecord) -> list[HygieneResult]:
+def check_image_hygiene(project: Project, service: str, image: ImageRecord, target: Target) -> list[HygieneResult]:
     waivers = {w.check: w.reason for w in project.service(service).verify.waivers}
     build_run = project.state_dir() / "runs" / image.labels.get("bakery.run-id", "-")
     secrets = canary.secrets_for(project, service, image.labels.get("bakery.run-id", ""))
-    with podman.mounted_image(image.ref) as root:
+    with target.image_root(image) as root:
         return run_hygiene(root, waivers, secrets, [build_run])
 
 
@@ -150,8 +150,9 @@ def read_junit(path: Path) -> list[TestOutcome]:
     return outcomes
 
 
-def conclude(project: Project, report: VerifyReport, run: RunDir) -> VerifyReport:
+def conclude(project: Project, report: VerifyReport, run: RunDir, target: Target, image: ImageRecord) -> VerifyReport:
     report.verdict = catalog.FAILED if report.failures() else catalog.PASSED
+    target.record_verdict(image, report.verdict == catalog.PASSED)
     path = run.write_json("verify-report.json", asdict(report))
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     catalog.record_verdict(project.state_dir(), catalog.Verdict(

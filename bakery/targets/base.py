@@ -6,6 +6,7 @@ import contextlib
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from bakery.config import Project
 from bakery.rundir import RunDir
@@ -99,6 +100,13 @@ class Target(ABC):
     @abstractmethod
     def wait_until_booted(self, instance: Instance, timeout_s: float) -> BootResult:
         """Wait for systemd to report running (or degraded, or give up at the timeout)."""
+
+    @abstractmethod
+    def image_root(self, image: ImageRecord) -> contextlib.AbstractContextManager[Path]:
+        """The image's root filesystem before first boot, read-only, for the hygiene checks."""
+
+    def record_verdict(self, image: ImageRecord, passed: bool) -> None:
+        """Record the verdict where the target keeps it (besides bakery's local catalog)."""
 
     @contextlib.contextmanager
     def build_session(self, run: RunDir) -> Iterator[dict[str, str]]:

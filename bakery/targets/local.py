@@ -6,6 +6,7 @@ import contextlib
 import time
 from collections.abc import Iterator
 from datetime import datetime
+from pathlib import Path
 
 from bakery import base as bases
 from bakery import packer, podman
@@ -65,6 +66,9 @@ class LocalTarget(Target):
                 if name.startswith(f"{IMAGE_REPOSITORY}/"):
                     records.append(self._listed(entry, name))
         return sorted(records, key=lambda r: r.created, reverse=True)
+
+    def image_root(self, image: ImageRecord) -> contextlib.AbstractContextManager[Path]:
+        return podman.mounted_image(image.ref)
 
     @contextlib.contextmanager
     def boot_instance(self, image: ImageRecord, run: RunDir) -> Iterator[Instance]:
