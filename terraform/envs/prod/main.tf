@@ -1,0 +1,21 @@
+# Identical in every environment: sizes and counts come from terraform.tfvars, the image
+# from `-var ami_id=...`. `bakery envs diff` (bakery/envs.py) keeps the copies identical.
+
+module "service" {
+  source = "../../modules/service"
+
+  service           = var.service
+  env               = var.env
+  ami_id            = var.ami_id
+  instance_type     = var.instance_type
+  min_size          = var.min_size
+  max_size          = var.max_size
+  desired_capacity  = var.desired_capacity
+  subnet_ids        = var.subnet_ids
+  vpc_id            = var.vpc_id
+  health_check_type = var.health_check_type
+  target_group_arns = var.target_group_arns
+  runtime_config    = var.runtime_config
+  app_port          = var.app_port
+  tags              = var.tags
+}

@@ -1,0 +1,15 @@
+# staging: the sizes, counts and placement of this environment. Only the knobs listed in
+# terraform/README.md may differ between environments; ami_id is passed by bakery.
+service = "api-service"
+env     = "staging"
+region  = "us-east-1"
+
+instance_type    = "t3.medium"
+min_size         = 2
+max_size         = 3
+desired_capacity = 2
+
+# Placement: replace with this environment's VPC, private subnets and target group.
+vpc_id            = "vpc-05a0000000000000a"
+subnet_ids        = ["subnet-05a0000000000000a", "subnet-05a0000000000000b"]
+target_group_arns = ["arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/api-service-staging/05a000000000000a"]
