@@ -9,14 +9,13 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from filelock import FileLock
-
-from bakery import podman, proc
+from bakery import locks, podman, proc
 from bakery.config import Base, Project
 from bakery.fingerprint import Fingerprint, Input, combine, value_digest
 
 BASE_REPOSITORY = "localhost/bakery-base"
 RECIPE_VERSION = "1"  # bump when the way bases are built changes
+LOCAL_FIELDS = ("suite", "variant", "packages", "mirror")  # what the local base is made of
 
 
 @dataclass(frozen=True)
@@ -35,7 +34,7 @@ def mmdebstrap_version() -> str:
 def base_fingerprint(base: Base, tool_version: str) -> Fingerprint:
     return combine([
         Input("base-recipe", "bakery", RECIPE_VERSION),
-        Input("base-config", "spec", value_digest(base.model_dump())),
+        Input("base-config", "spec", value_digest(base.model_dump(include=set(LOCAL_FIELDS)))),
         Input("tool", "mmdebstrap", tool_version),
     ])
 
@@ -58,9 +57,7 @@ def ensure_base(project: Project, name: str, *, rebuild: bool = False, log=print
     base = project.base(name)
     fingerprint = base_fingerprint(base, mmdebstrap_version())
     ref = base_ref(name, fingerprint)
-    locks = project.state_dir() / "locks"
-    locks.mkdir(parents=True, exist_ok=True)
-    with FileLock(locks / f"base-{name}.lock"):
+    with locks.held(project.state_dir(), f"base-{name}", log):
         built = rebuild or not podman.image_exists(ref)
         if built:
             log(f"bootstrapping base '{name}' ({base.suite}, {len(base.packages)} packages) with mmdebstrap")

@@ -8,7 +8,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from bakery import __version__, canary, catalog, packer, proc
+from bakery import __version__, canary, catalog, layers, locks, packer, proc
 from bakery.config import Project
 from bakery.errors import BakeryError, BuildFailed
 from bakery.events import EventReader, TaskEvent, callback_env
@@ -25,6 +25,7 @@ from bakery.verify import suite_for, verify_image
 @dataclass(frozen=True)
 class BuildOptions:
     force: bool = False
+    no_layers: bool = False
     skip: tuple[str, ...] = ()
     until: str | None = None
 
@@ -43,7 +44,9 @@ class BuildContext:
     fingerprint: Fingerprint | None = None
     image: ImageRecord | None = None
     reused: bool = False
+    layers_reused: int = 0
     failure: TaskEvent | None = None
+    events: EventReader | None = None
     secrets: dict[str, str] = field(default_factory=dict)
     verdict: str = catalog.UNVERIFIED
 
@@ -59,6 +62,7 @@ class BuildResult:
     run_dir: str
     duration_s: float
     reused: bool
+    layers_reused: int
     verdict: str  # passed, failed or unverified
     stages: list[str]
 
@@ -76,10 +80,12 @@ def build_service(project: Project, service_name: str, target_name: str, options
     secrets = canary.secret_vars(project, service_name)
     target.ensure_prerequisites()
     run = RunDir.create(project.state_dir(), "build")
-    ctx = BuildContext(project, service_name, target, playbook, run, reporter, options, secrets=secrets)
+    ctx = BuildContext(project, service_name, target, playbook, run, reporter, options, secrets=secrets,
+                       events=EventReader(run.events_dir))
     names = [s.name for s in stages]
     try:
-        run_stages(stages, ctx)
+        with locks.held(project.state_dir(), f"service-{service_name}", reporter.info):
+            run_stages(stages, ctx)
     except BaseException as exc:
         run.write_json("result.json", {**_result(ctx, names).as_dict(), "error": str(exc) or type(exc).__name__})
         raise
@@ -115,9 +121,31 @@ def stage_bake(ctx: BuildContext) -> None:
         ctx.reporter.info(f"up to date: {existing.ref} has the same fingerprint ({ctx.verdict}; --force rebakes)")
         return
     with tempfile.TemporaryDirectory(prefix="bakery-vars-") as private:
-        manifest_build = run_packer(ctx, Path(private))
+        extra_vars = write_extra_vars(ctx, Path(private))
+        steps = None
+        if ctx.target.supports_layers and not ctx.options.no_layers:
+            steps = layers.plan_layers(ctx.playbook, ctx.fingerprint, ctx.base.image_id, ctx.project.path("roles"),
+                                       ctx.run.path / "layers")
+        if steps is None:
+            job = PackerJob("image", ctx.playbook.playbook, ctx.base.ref, image_labels(ctx))
+            manifest_build = run_packer(ctx, job, extra_vars)
+        else:
+            manifest_build = bake_in_layers(ctx, steps, extra_vars)
     ctx.image = ctx.target.record_image(ctx.service_name, ctx.fingerprint.digest, manifest_build)
     ctx.reporter.info(f"image {ctx.image.ref}")
+
+
+def bake_in_layers(ctx: BuildContext, steps: list[layers.LayerStep], extra_vars: Path) -> dict:
+    def bake_step(step: layers.LayerStep, parent_ref: str) -> str:
+        labels = layers.layer_labels(steps, step)
+        if step is steps[-1]:
+            labels.update(image_labels(ctx))
+        job = PackerJob(f"{step.index:02d}-{step.role}", step.playbook, parent_ref, labels)
+        return run_packer(ctx, job, extra_vars)["artifact_id"]
+
+    image_id, reused = layers.bake_layers(steps, ctx.base.ref, bake_step, ctx.reporter.info)
+    ctx.layers_reused = reused
+    return {"artifact_id": image_id}
 
 
 def stage_verify(ctx: BuildContext) -> None:
@@ -133,21 +161,38 @@ def stage_verify(ctx: BuildContext) -> None:
     ctx.reporter.info(f"verified: {ctx.image.ref}")
 
 
-def run_packer(ctx: BuildContext, private_dir: Path) -> dict:
-    """Run the target's Packer build; the extra vars (which may hold secrets) stay out of the run dir."""
-    staged = packer.stage_template(ctx.project.template_dir(), ctx.run.path / "packer")
+@dataclass(frozen=True)
+class PackerJob:
+    """One Packer build: the whole playbook, or one role layer."""
+
+    name: str
+    playbook: Path
+    base_ref: str
+    labels: dict[str, str]
+
+
+def write_extra_vars(ctx: BuildContext, private_dir: Path) -> Path:
+    """The playbook's extra vars (which may hold secrets), in a private temp dir outside the run dir."""
     extra_vars = private_dir / "extra-vars.json"
+    extra_vars.touch(mode=0o600)
     extra_vars.write_text(json.dumps(playbook_extra_vars(ctx)))
-    extra_vars.chmod(0o600)
-    var_file = packer.write_var_file(staged / "bakery.pkrvars.json", packer_variables(ctx, extra_vars))
-    reader = EventReader(ctx.run.events_dir)
+    return extra_vars
+
+
+def run_packer(ctx: BuildContext, job: PackerJob, extra_vars: Path) -> dict:
+    """Run the target's Packer build for one job and return its manifest entry."""
+    staged = ctx.run.path / "packer" if job.name == "image" else ctx.run.path / "packer" / job.name
+    packer.stage_template(ctx.project.template_dir(), staged)
+    var_file = packer.write_var_file(staged / "bakery.pkrvars.json", packer_variables(ctx, job, extra_vars))
+    reader = ctx.events
+    log_path = ctx.run.packer_log if job.name == "image" else ctx.run.path / f"packer-{job.name}.log"
     with ctx.target.build_session(ctx.run) as session_env:
         env = proc.tool_env({**callback_env(ctx.run.ansible_dir), **session_env})
         try:
-            packer.build(staged, var_file, ctx.target.packer_source, env=env, log_path=ctx.run.packer_log,
+            packer.build(staged, var_file, ctx.target.packer_source, env=env, log_path=log_path,
                          on_poll=lambda: _report_events(ctx, reader))
         except BuildFailed as exc:
-            raise _explain_failure(ctx, exc) from None
+            raise _explain_failure(ctx, exc, log_path) from None
         finally:
             ctx.reporter.end_roles()
     return packer.read_manifest(ctx.run.manifest)
@@ -160,8 +205,7 @@ def _report_events(ctx: BuildContext, reader: EventReader) -> None:
             ctx.failure = event
 
 
-def _explain_failure(ctx: BuildContext, exc: BuildFailed) -> BuildFailed:
-    log = ctx.run.packer_log
+def _explain_failure(ctx: BuildContext, exc: BuildFailed, log: Path) -> BuildFailed:
     if ctx.failure is None:
         return BuildFailed(exc.message, hint=f"log: {log}")
     f = ctx.failure
@@ -182,16 +226,17 @@ def playbook_extra_vars(ctx: BuildContext) -> dict:
     }
 
 
-def packer_variables(ctx: BuildContext, extra_vars: Path) -> dict:
+def packer_variables(ctx: BuildContext, job: PackerJob, extra_vars: Path) -> dict:
     return {
         "service": ctx.service_name,
         "run_id": ctx.run.run_id,
         "run_dir": str(ctx.run.path.resolve()),
-        "playbook_file": str(ctx.playbook.playbook),
+        "playbook_file": str(job.playbook),
         "roles_path": str(ctx.project.path("roles")),
         "extra_vars_file": str(extra_vars),
-        "image_labels": image_labels(ctx),
+        "image_labels": job.labels,
         **ctx.target.packer_variables(ctx.base),
+        **({"base_image": job.base_ref} if ctx.target.supports_layers else {}),
     }
 
 
@@ -229,6 +274,7 @@ def _result(ctx: BuildContext, stages: list[str]) -> BuildResult:
         run_dir=str(ctx.run.path),
         duration_s=round(time.monotonic() - ctx.started, 3),
         reused=ctx.reused,
+        layers_reused=ctx.layers_reused,
         verdict=ctx.verdict,
         stages=stages,
     )

@@ -15,10 +15,10 @@ import typer
 
 from bakery import __version__
 from bakery import base as bases
-from bakery import config, doctor, images, plan, roletest, verify
+from bakery import config, doctor, images, many, plan, roletest, verify
 from bakery.build import BuildOptions, build_service
 from bakery.errors import BakeryError, ConfigError, ExitStatus
-from bakery.inputs import service_fingerprint
+from bakery.inputs import resolve_service_playbook, service_fingerprint
 from bakery.progress import make_reporter
 from bakery.rundir import RunDir
 from bakery.targets import get_target
@@ -66,18 +66,33 @@ def _print_version(value: bool) -> None:
 
 @app.command()
 def build(
-    service: Annotated[str, typer.Argument(help="Service from bakery.yml")],
+    services: Annotated[Optional[list[str]], typer.Argument(help="Service(s) from bakery.yml")] = None,
+    all_services: Annotated[bool, typer.Option("--all", help="Build every service in bakery.yml.")] = False,
+    jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, max=16, help="Services baked in parallel.")] = 1,
     target: TargetOpt = None,
     force: Annotated[bool, typer.Option("--force", help="Rebake even if an image with this fingerprint exists.")] = False,
     no_verify: Annotated[bool, typer.Option("--no-verify", help="Leave the image unverified (skips the verify stage).")] = False,
+    no_layers: Annotated[bool, typer.Option("--no-layers", help="Bake the whole playbook in one Packer run (no role layers).")] = False,
     skip: Annotated[list[str], typer.Option("--skip", help="Skip a stage (repeatable).")] = [],
     until: Annotated[Optional[str], typer.Option("--until", help="Stop after this stage.")] = None,
     json_output: JsonFlag = False,
 ) -> None:
-    """Bake SERVICE's playbook into an image with Packer and Ansible."""
+    """Bake each SERVICE's playbook into an image with Packer and Ansible, then verify it."""
     project = load()
-    options = BuildOptions(force=force, skip=tuple(skip) + (("verify",) if no_verify else ()), until=until)
-    result = build_service(project, service, target or project.build.target, options, make_reporter())
+    names = list(project.services) if all_services else (services or [])
+    if not names:
+        raise ConfigError("name a service to build, or pass --all", hint=f"services: {', '.join(project.services)}")
+    for name in names:
+        resolve_service_playbook(project, name)  # every service resolves before anything starts
+    skip = tuple(skip) + (("verify",) if no_verify else ())
+    target_name = target or project.build.target
+    if len(names) > 1:
+        child_args = [*(["--force"] if force else []), *(["--no-layers"] if no_layers else []),
+                      *[a for s in skip for a in ("--skip", s)], *(["--until", until] if until else [])]
+        _build_many(project, names, target_name, jobs, child_args, json_output)
+        return
+    options = BuildOptions(force=force, no_layers=no_layers, skip=skip, until=until)
+    result = build_service(project, names[0], target_name, options, make_reporter())
     if json_output:
         emit_json(result.as_dict())
         return
@@ -85,6 +100,18 @@ def build(
     print(f"{verb}: {result.image} ({result.verdict}, fingerprint {result.fingerprint[:12]}, run {result.run_id},"
           f" {result.duration_s:.1f} s)", file=sys.stderr)
     print(result.image)
+
+
+def _build_many(project, names: list[str], target_name: str, jobs: int, child_args: list[str], json_output: bool):
+    run = RunDir.create(project.state_dir(), "build-many")
+    outcomes = many.build_all(project, names, target_name, jobs, child_args, run, lambda m: print(m, file=sys.stderr))
+    if json_output:
+        emit_json([asdict(o) for o in outcomes])
+    else:
+        for o in outcomes:
+            detail = f"{o.result['image']} ({o.result['verdict']}, {o.result['duration_s']:.0f} s)" if o.ok else o.error
+            print(f"{o.service:<20} {'ok' if o.ok else 'FAILED':<7} {detail}")
+    many.raise_if_failed(outcomes)
 
 
 @app.command("verify")
@@ -261,8 +288,6 @@ def config_schema() -> None:
 @config_app.command("check")
 def config_check() -> None:
     """Validate bakery.yml and every service's playbook and roles."""
-    from bakery.inputs import resolve_service_playbook
-
     project = load()
     for name in project.services:
         roles = resolve_service_playbook(project, name).roles

@@ -12,6 +12,7 @@ from typing import Any
 IGNORED_NAMES = {"__pycache__", ".git", ".pytest_cache", ".molecule", ".cache", ".bakery", ".venv"}
 IGNORED_SUFFIXES = (".pyc", ".pyo", ".egg-info", ".retry", ".swp")
 SHORT_LENGTH = 12
+ROLE_EXCLUDES = ("molecule", "tests")  # a role's own tests do not go into the image
 
 
 @dataclass(frozen=True)
@@ -58,41 +59,44 @@ def file_digest(path: Path) -> str:
     return h.hexdigest()
 
 
-def tree_digest(path: Path) -> str:
+def tree_digest(path: Path, exclude: tuple[str, ...] = ()) -> str:
     """Digest of a file or directory tree over relative paths, contents and the exec bit.
 
-    Modification times, ownership and ignored build litter do not count.
+    Modification times, ownership and ignored build litter do not count; nor do the
+    top-level entries named in exclude.
     """
     if path.is_file():
         return file_digest(path)
     h = hashlib.sha256()
-    for relative, digest in tree_parts(path).items():
+    for relative, digest in tree_parts(path, exclude).items():
         h.update(f"{relative}\0{digest}\n".encode())
     return h.hexdigest()
 
 
-def tree_parts(path: Path) -> dict[str, str]:
+def tree_parts(path: Path, exclude: tuple[str, ...] = ()) -> dict[str, str]:
     """Per-file digests (content and exec bit) of a tree, by relative path, in sorted order."""
     if path.is_file():
         return {path.name: file_digest(path)}
     parts = {}
-    for relative, full in _tree_files(path):
+    for relative, full in tree_files(path, exclude):
         executable = "x" if os.access(full, os.X_OK) else "-"
         parts[relative] = f"{executable}\0{file_digest(full)}"
     return parts
 
 
-def tree_input(kind: str, name: str, path: Path) -> Input:
-    return Input(kind, name, tree_digest(path), tree_parts(path))
+def tree_input(kind: str, name: str, path: Path, exclude: tuple[str, ...] = ()) -> Input:
+    return Input(kind, name, tree_digest(path, exclude), tree_parts(path, exclude))
 
 
 def values_input(kind: str, name: str, values: dict) -> Input:
     return Input(kind, name, value_digest(values), {k: value_digest(v) for k, v in sorted(values.items())})
 
 
-def _tree_files(root: Path):
+def tree_files(root: Path, exclude: tuple[str, ...] = ()):
+    """(relative path, full path) of every file in the tree, sorted, without ignored names."""
     for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
-        dirnames[:] = sorted(d for d in dirnames if not _ignored(d))
+        top = Path(dirpath) == root
+        dirnames[:] = sorted(d for d in dirnames if not _ignored(d) and not (top and d in exclude))
         for name in sorted(filenames):
             if not _ignored(name):
                 full = Path(dirpath) / name

@@ -8,7 +8,7 @@ from importlib.metadata import version as package_version
 
 from bakery import __version__, packer
 from bakery.config import Project
-from bakery.fingerprint import Fingerprint, Input, combine, tree_digest, tree_input, value_digest, values_input
+from bakery.fingerprint import ROLE_EXCLUDES, Fingerprint, Input, combine, tree_digest, tree_input, value_digest, values_input
 from bakery.playbook import PlaybookInputs, resolve_playbook
 
 
@@ -56,7 +56,7 @@ def service_inputs(
         Input("tool", "ansible", tools.ansible_collections),
         Input("target", "name", target),
     ]
-    inputs += [tree_input("role", name, path) for name, path in zip(playbook.roles, playbook.role_dirs)]
+    inputs += [tree_input("role", name, path, ROLE_EXCLUDES) for name, path in zip(playbook.roles, playbook.role_dirs)]
     inputs += [tree_input("vars", d.name, d) for d in playbook.vars_dirs]
     inputs += [tree_input("vars_file", str(f.relative_to(playbook.playbook.parent)), f) for f in playbook.vars_files]
     if service.app is not None:

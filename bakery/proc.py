@@ -175,3 +175,38 @@ def _read_back(handle) -> str:
     size = handle.seek(0, os.SEEK_END)
     handle.seek(max(0, size - _OUTPUT_KEEP_BYTES))
     return handle.read().decode(errors="replace")
+
+
+def run_parallel(commands: Sequence[Sequence[str]], *, jobs: int, log_paths: Sequence[Path],
+                 env: Mapping[str, str] | None = None, cwd: Path | None = None) -> list[CommandResult]:
+    """Run commands, at most `jobs` at a time; each one's stderr goes to its log, stdout is kept.
+
+    On Ctrl-C every running command gets SIGINT and time to clean up, then Interrupted is raised.
+    """
+    pending = list(range(len(commands)))
+    running: dict[int, tuple[subprocess.Popen, float, object, object]] = {}
+    results: dict[int, CommandResult] = {}
+    try:
+        while pending or running:
+            while pending and len(running) < jobs:
+                index = pending.pop(0)
+                out, err = tempfile.TemporaryFile(), open(log_paths[index], "w+b")
+                argv = tuple(str(a) for a in commands[index])
+                running[index] = (_spawn(argv, env, cwd, out, err, None), time.monotonic(), out, err)
+            for index, (process, started, out, err) in list(running.items()):
+                if process.poll() is not None:
+                    results[index] = CommandResult(tuple(str(a) for a in commands[index]), process.returncode,
+                                                   _read_back(out), _read_back(err), round(time.monotonic() - started, 3))
+                    out.close(), err.close()
+                    del running[index]
+            time.sleep(POLL_INTERVAL_S)
+    except KeyboardInterrupt:
+        for process, *_ in running.values():
+            _signal_group(process, signal.SIGINT)
+        for process, *_ in running.values():
+            try:
+                process.wait(timeout=INTERRUPT_GRACE_S)
+            except (subprocess.TimeoutExpired, KeyboardInterrupt):
+                _terminate(process)
+        raise Interrupted(f"interrupted; {len(running)} running command(s) were stopped") from None
+    return [results[i] for i in range(len(commands))]

@@ -36,7 +36,8 @@ def podman_json(*args: str):
 
 
 def container_ids() -> set[str]:
-    return {c["Id"] for c in podman_json("ps", "-a")}
+    """Every container bakery made (build, verify, replicas carry a bakery.run-id label)."""
+    return {c["Id"] for c in podman_json("ps", "-a", "--filter", "label=bakery.run-id")}
 
 
 def image_labels(ref: str) -> dict:

@@ -64,6 +64,7 @@ class BootResult:
 class Target(ABC):
     name: str
     packer_source: str  # the build to run: -only=<packer_source>
+    supports_layers: bool = False  # can bake role by role, each role's result cached as a layer
 
     @abstractmethod
     def ensure_prerequisites(self) -> None:

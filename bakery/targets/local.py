@@ -30,6 +30,7 @@ def image_ref(service: str, fingerprint: str) -> str:
 class LocalTarget(Target):
     name = "local"
     packer_source = "bakery.docker.local"
+    supports_layers = True
 
     def ensure_prerequisites(self) -> None:
         podman.ensure_working()

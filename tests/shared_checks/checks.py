@@ -4,6 +4,7 @@ so it works against a podman container, an SSH host or a Molecule instance."""
 from __future__ import annotations
 
 import json
+import os
 import shlex
 from contextlib import nullcontext
 
@@ -37,6 +38,24 @@ def read_env_file(host, path: str) -> dict[str, str]:
     lines = (line.strip() for line in content.splitlines())
     pairs = (line.split("=", 1) for line in lines if line and not line.startswith("#"))
     return {key.strip(): value.strip().strip("\"'") for key, value in pairs}
+
+
+def expected_app_identity(host, env_file: str) -> dict[str, str]:
+    """The version and fingerprint the app must report: BAKERY_EXPECT_VERSION and
+    BAKERY_EXPECT_FINGERPRINT, else APP_VERSION and IMAGE_FINGERPRINT from env_file."""
+    app_env = read_env_file(host, env_file)
+    values = {
+        "version": os.environ.get("BAKERY_EXPECT_VERSION") or app_env.get("APP_VERSION", ""),
+        "fingerprint": os.environ.get("BAKERY_EXPECT_FINGERPRINT") or app_env.get("IMAGE_FINGERPRINT", ""),
+    }
+    assert all(values.values()), f"no expected version/fingerprint in the environment or {env_file}: {values}"
+    return values
+
+
+def http_status(host, url: str) -> int:
+    """The HTTP status of a GET, whatever the body."""
+    argv = ["curl", "--silent", "--max-time", "10", "--output", "/dev/null", "--write-out", "%{http_code}", url]
+    return int(host.check_output(shlex.join(argv)))
 
 
 def sshd_effective_config(host) -> dict[str, str]:
@@ -81,3 +100,53 @@ def assert_file(host, path: str, mode: int, user: str, group: str) -> None:
         file = host.file(path)
         assert file.is_file, f"{path} is missing"
         assert (oct(file.mode), file.user, file.group) == (oct(mode), user, group)
+
+
+def assert_service_enabled(host, name: str) -> None:
+    assert host.service(name).is_enabled, f"{name} is not enabled"
+
+
+def assert_sshd_offers_publickey_only(host) -> None:
+    """The running sshd (not just its files) offers no password or keyboard-interactive login."""
+    argv = ["ssh", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+            "-o", "ConnectTimeout=10", "root@127.0.0.1", "true"]
+    result = host.run(shlex.join(argv))
+    assert result.rc == 255, result
+    assert "Permission denied (publickey)." in result.stderr, result.stderr
+
+
+def assert_group_sudo_rule(host, group: str) -> None:
+    """/etc/sudoers.d/<group> lets the group run anything without a password."""
+    path = f"/etc/sudoers.d/{group}"
+    assert_file(host, path, 0o440, "root", "root")
+    with as_root(host):
+        assert f"%{group} ALL=(ALL:ALL) NOPASSWD: ALL" in host.file(path).content_string
+
+
+def assert_runs_as(host, command: str, user: str) -> None:
+    processes = host.process.filter(comm=command)
+    assert processes, f"no {command} process"
+    assert {process.user for process in processes} == {user}
+
+
+def assert_cannot_log_in(host, user: str) -> None:
+    assert host.user(user).shell == "/usr/sbin/nologin"
+
+
+def assert_listens_on_loopback_only(host, port: int) -> None:
+    assert host.socket(f"tcp://127.0.0.1:{port}").is_listening, f"nothing listens on 127.0.0.1:{port}"
+    assert not host.socket(f"tcp://0.0.0.0:{port}").is_listening, f"port {port} is open on every address"
+
+
+def assert_venv_builds_offline(host, venv: str, pyproject: str, module: str,
+                               wheel_dir: str = "/usr/share/python-wheels") -> None:
+    """A new venv installs wheel from wheel_dir and builds and installs a pyproject.toml
+    package holding `module`, with no index and no build isolation (no network)."""
+    source = f"{venv}-src"
+    host.check_output(f"python3 -m venv {venv} && mkdir -p {source}/{module}")
+    host.check_output(f"printf %s {shlex.quote(pyproject)} > {source}/pyproject.toml")
+    host.check_output(f"touch {source}/{module}/__init__.py")
+    offline = f"--no-index --no-cache-dir --find-links {wheel_dir}"
+    host.check_output(f"{venv}/bin/pip install {offline} wheel")
+    host.check_output(f"{venv}/bin/pip install {offline} --no-build-isolation {source}")
+    host.check_output(f"cd / && {venv}/bin/python -c 'import {module}'")

@@ -12,7 +12,7 @@ def test_unknown_service_is_a_one_line_config_error(cli, fixture_project):
     result = cli("-C", fixture_project, "build", "nope")
     assert result.rc == ExitStatus.CONFIG
     assert result.err.strip().splitlines() == [
-        "bakery: error: unknown service 'nope' (services in bakery.yml: broken, broken-service, dirty, missing-role, tiny, unsettled)"
+        "bakery: error: unknown service 'nope' (services in bakery.yml: broken, broken-service, dirty, layered, missing-role, tiny, unsettled)"
     ]
     assert not (fixture_project / ".bakery").exists()
 
@@ -46,7 +46,14 @@ def test_unknown_target(cli, fixture_project):
 
 
 def test_bad_usage_exits_2(cli):
-    assert cli("build").rc == ExitStatus.USAGE
+    assert cli("build", "--jobs", "0").rc == ExitStatus.USAGE
+    assert cli("verify").rc == ExitStatus.USAGE
+
+
+def test_build_without_a_service_says_what_to_do(cli, fixture_project):
+    result = cli("-C", fixture_project, "build")
+    assert result.rc == ExitStatus.CONFIG
+    assert "name a service to build, or pass --all" in result.err
 
 
 def test_config_schema_is_exported_from_the_model(cli):

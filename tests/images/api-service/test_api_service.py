@@ -5,8 +5,6 @@ The expected version and fingerprint come from BAKERY_EXPECT_VERSION and
 BAKERY_EXPECT_FINGERPRINT; when unset, from the image's own /etc/api-service/env.
 """
 
-import os
-
 import pytest
 from shared_checks import checks
 
@@ -15,13 +13,7 @@ APP_ENV_FILE = "/etc/api-service/env"
 
 @pytest.fixture(scope="module")
 def expected(host) -> dict[str, str]:
-    app_env = checks.read_env_file(host, APP_ENV_FILE)
-    values = {
-        "version": os.environ.get("BAKERY_EXPECT_VERSION") or app_env.get("APP_VERSION", ""),
-        "fingerprint": os.environ.get("BAKERY_EXPECT_FINGERPRINT") or app_env.get("IMAGE_FINGERPRINT", ""),
-    }
-    assert all(values.values()), f"no expected version/fingerprint in the environment or {APP_ENV_FILE}: {values}"
-    return values
+    return checks.expected_app_identity(host, APP_ENV_FILE)
 
 
 @pytest.mark.parametrize("package", ["nginx", "python3", "python3-venv", "openssh-server", "sudo"])
@@ -35,17 +27,15 @@ def test_service_is_enabled_and_running(host, service):
 
 
 def test_ssh_host_keys_are_regenerated_at_boot(host):
-    assert host.service("regenerate-ssh-host-keys").is_enabled
+    checks.assert_service_enabled(host, "regenerate-ssh-host-keys")
 
 
 def test_app_runs_as_its_own_user(host):
-    app_processes = host.process.filter(comm="api-service")
-    assert app_processes, "no api-service process"
-    assert {process.user for process in app_processes} == {"api-service"}
+    checks.assert_runs_as(host, "api-service", "api-service")
 
 
 def test_service_user_cannot_log_in(host):
-    assert host.user("api-service").shell == "/usr/sbin/nologin"
+    checks.assert_cannot_log_in(host, "api-service")
 
 
 @pytest.mark.parametrize("address", ["tcp://127.0.0.1:8080", "tcp://0.0.0.0:80"])
@@ -54,7 +44,7 @@ def test_socket_is_listening(host, address):
 
 
 def test_app_is_not_exposed_directly(host):
-    assert not host.socket("tcp://0.0.0.0:8080").is_listening
+    checks.assert_listens_on_loopback_only(host, 8080)
 
 
 def test_healthz_through_nginx(host, expected):
@@ -74,6 +64,4 @@ def test_app_env_file_is_readable_by_the_app_only(host):
 
 
 def test_admins_sudo_without_password(host):
-    checks.assert_file(host, "/etc/sudoers.d/admins", 0o440, "root", "root")
-    with checks.as_root(host):
-        assert "%admins ALL=(ALL:ALL) NOPASSWD: ALL" in host.file("/etc/sudoers.d/admins").content_string
+    checks.assert_group_sudo_rule(host, "admins")

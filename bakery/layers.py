@@ -1,0 +1,130 @@
+"""Role layers (local target): after each role the build state is committed as a layer.
+
+A layer is keyed by its parent layer, the role's files (with its dependencies), everything
+every role sees (service variables, playbook, vars, template, tool versions) and the
+per-build values (fingerprint, app source) only for roles whose files mention them. A rebake
+after changing one role reuses every layer before it. The last role's key includes the
+image fingerprint, so the final image always carries its own labels. A failed role commits
+nothing, so it is never cached.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from bakery import podman
+from bakery.fingerprint import ROLE_EXCLUDES, Fingerprint, tree_digest, tree_files, value_digest
+from bakery.playbook import PlaybookInputs, resolve_playbook
+
+LAYER_REPOSITORY = "localhost/bakery-layer"
+LABEL_KEY = "bakery.layer-key"
+LABEL_CHAIN = "bakery.layer-chain"
+VOLATILE_VARS = ("bakery_fingerprint", "bakery_app_src", "bakery_run_id", "bakery_canary")
+SHARED_KINDS = ("variables", "playbook", "vars", "vars_file", "template", "tool", "target")
+
+
+@dataclass(frozen=True)
+class LayerStep:
+    index: int
+    role: str
+    playbook: Path  # a one-role copy of the service's play
+    key: str
+
+    @property
+    def ref(self) -> str:
+        return f"{LAYER_REPOSITORY}/{self.role.lower()}:{self.key[:24]}"
+
+
+def split_play(playbook: Path) -> tuple[dict, list] | None:
+    """(play settings, role entries) when the playbook is one play that only lists roles."""
+    plays = yaml.safe_load(playbook.read_text())
+    if not isinstance(plays, list) or len(plays) != 1:
+        return None
+    play = plays[0]
+    if any(key in play for key in ("tasks", "pre_tasks", "post_tasks", "handlers")) or not play.get("roles"):
+        return None
+    settings = {k: v for k, v in play.items() if k != "roles"}
+    return settings, list(play["roles"])
+
+
+def plan_layers(playbook: PlaybookInputs, fingerprint: Fingerprint, base_id: str, roles_path: Path,
+                out_dir: Path) -> list[LayerStep] | None:
+    """The layer steps of a bake, or None when the playbook cannot be split into role layers."""
+    split = split_play(playbook.playbook)
+    if split is None:
+        return None
+    settings, entries = split
+    shared = value_digest([(i.kind, i.name, i.digest) for i in fingerprint.inputs if i.kind in SHARED_KINDS])
+    out_dir.mkdir(parents=True, exist_ok=True)
+    steps, parent = [], base_id
+    for index, entry in enumerate(entries):
+        role = entry if isinstance(entry, str) else entry.get("role") or entry.get("name")
+        path = _write_one_role_playbook(out_dir, index, role, settings, entry, playbook.playbook.parent)
+        last = index == len(entries) - 1
+        key = _layer_key(parent, path, role, roles_path, shared, fingerprint, last)
+        steps.append(LayerStep(index, role, path, key))
+        parent = key
+    return steps
+
+
+def _write_one_role_playbook(out_dir: Path, index: int, role: str, settings: dict, entry, origin: Path) -> Path:
+    play = {**settings, "roles": [entry]}
+    if "vars_files" in play:
+        play["vars_files"] = [str((origin / f).resolve()) for f in play["vars_files"]]
+    path = out_dir / f"{index:02d}-{role}.yml"
+    path.write_text(yaml.safe_dump([play], sort_keys=False))
+    # group_vars/host_vars are found next to the playbook: link them in
+    for name in ("group_vars", "host_vars"):
+        if (origin / name).is_dir() and not (out_dir / name).exists():
+            (out_dir / name).symlink_to(origin / name)
+    return path
+
+
+def _layer_key(parent: str, playbook: Path, role: str, roles_path: Path, shared: str, fingerprint: Fingerprint,
+               last: bool) -> str:
+    roles = resolve_playbook(playbook, roles_path)
+    role_digests = [(name, tree_digest(path, ROLE_EXCLUDES)) for name, path in zip(roles.roles, roles.role_dirs)]
+    mentioned = sorted(v for v in VOLATILE_VARS if _mentions(roles.role_dirs, v))
+    volatile = {v: _volatile_value(v, fingerprint) for v in mentioned}
+    if last:
+        volatile["image"] = fingerprint.digest
+    material = [parent, playbook.read_text(), role_digests, shared, volatile]
+    return hashlib.sha256(value_digest(material).encode()).hexdigest()
+
+
+def _volatile_value(var: str, fingerprint: Fingerprint) -> str:
+    if var == "bakery_app_src":
+        return value_digest([i.digest for i in fingerprint.inputs if i.kind == "app"])
+    return fingerprint.digest  # fingerprint, run id and canary change with every new image
+
+
+def _mentions(role_dirs: tuple[Path, ...], word: str) -> bool:
+    """Whether any file of the roles (their own tests aside) mentions word."""
+    needle = word.encode()
+    return any(needle in full.read_bytes() for role_dir in role_dirs for _, full in tree_files(role_dir, ROLE_EXCLUDES))
+
+
+def bake_layers(steps: list[LayerStep], base_ref: str, bake_step: Callable[[LayerStep, str], str],
+                log: Callable[[str], None]) -> tuple[str, int]:
+    """Bake each step not cached yet; returns (final image id, number of layers reused)."""
+    parent_ref, reused, image_id = base_ref, 0, ""
+    for step in steps:
+        if podman.image_exists(step.ref):
+            image_id = podman.inspect_image(step.ref)["Id"]
+            reused += 1
+            log(f"layer {step.index + 1}/{len(steps)} {step.role}: cached ({step.ref})")
+        else:
+            log(f"layer {step.index + 1}/{len(steps)} {step.role}: baking")
+            image_id = bake_step(step, parent_ref)
+            podman.tag(image_id, step.ref)
+        parent_ref = step.ref
+    return image_id, reused
+
+
+def layer_labels(steps: list[LayerStep], step: LayerStep) -> dict[str, str]:
+    return {LABEL_KEY: step.key, LABEL_CHAIN: ",".join(s.key[:24] for s in steps[: step.index + 1])}
