@@ -15,7 +15,7 @@ import typer
 
 from bakery import __version__
 from bakery import base as bases
-from bakery import config, doctor, images, many, plan, roletest, verify
+from bakery import config, doctor, gc, images, many, plan, roletest, verify
 from bakery.build import BuildOptions, build_service
 from bakery.errors import BakeryError, ConfigError, ExitStatus
 from bakery.inputs import resolve_service_playbook, service_fingerprint
@@ -209,6 +209,31 @@ def test_roles_cmd(
             detail = "" if r.passed else r.describe()
             print(line.format(r.role, "passed" if r.passed else "FAILED", f"{r.duration_s:.0f} s", detail))
     roletest.raise_if_failed(results)
+
+
+@app.command("gc")
+def gc_cmd(
+    services: Annotated[Optional[list[str]], typer.Argument(help="Only these services (default: all)")] = None,
+    keep: Annotated[int, typer.Option("--keep", min=1, help="Images kept per service (newest first).")] = 3,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Only say what would be removed.")] = False,
+    json_output: JsonFlag = False,
+) -> None:
+    """Remove old images and the role layers no kept image uses (local target)."""
+    project = load()
+    for name in services or []:
+        project.service(name)
+    actions = gc.plan_local_gc(keep, services)
+    if not dry_run:
+        actions = gc.apply(actions)
+    if json_output:
+        emit_json([asdict(a) for a in actions])
+        return
+    for item in actions:
+        if item.action != "keep":
+            verb = "would remove" if dry_run else item.action
+            print(f"{verb:<13} {item.ref}  ({item.reason})")
+    kept = sum(a.action == "keep" for a in actions)
+    print(f"{kept} kept, {len(actions) - kept} {'to remove' if dry_run else 'removed or in use'}", file=sys.stderr)
 
 
 @app.command("images")

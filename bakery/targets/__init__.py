@@ -4,9 +4,11 @@ from bakery.config import TARGET_NAMES
 from bakery.errors import ConfigError
 from bakery.targets.base import BaseArtifact, ImageRecord, Target
 from bakery.targets.local import LocalTarget
+from bakery.targets.aws import AwsTarget
 
 REGISTRY: dict[str, type[Target]] = {
     "local": LocalTarget,
+    "aws": AwsTarget,
 }
 
 

@@ -61,12 +61,12 @@ class LocalTarget(Target):
 
     def list_images(self, service: str | None = None) -> list[ImageRecord]:
         label = f"{LABEL_SERVICE}={service}" if service else LABEL_SERVICE
-        records = []
+        records = {}  # podman lists an image once per tag: one record per reference
         for entry in podman.list_images(label):
             for name in entry.get("Names") or []:
                 if name.startswith(f"{IMAGE_REPOSITORY}/"):
-                    records.append(self._listed(entry, name))
-        return sorted(records, key=lambda r: r.created, reverse=True)
+                    records[name] = self._listed(entry, name)
+        return sorted(records.values(), key=lambda r: r.created, reverse=True)
 
     def image_root(self, image: ImageRecord) -> contextlib.AbstractContextManager[Path]:
         return podman.mounted_image(image.ref)

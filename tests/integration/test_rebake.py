@@ -71,3 +71,21 @@ def test_build_all_builds_each_service_once(cli, fixture_project):
     builds = [json.loads(p.read_text()) for p in (fixture_project / ".bakery" / "runs").glob("*/result.json")]
     per_service = [b["service"] for b in builds if isinstance(b, dict)]
     assert sorted(per_service) == ["dirty", "layered", "tiny"]
+
+
+def test_gc_keeps_the_newest_and_their_layers(cli, fixture_project):
+    images = []
+    for _ in range(2):
+        mark_role(fixture_project, "cleanup")
+        images.append(build_json(cli, fixture_project, "layered", "--no-verify")["image"])
+    older, newest = images
+    planned = cli("-C", fixture_project, "gc", "layered", "--keep", "1", "--dry-run", "--json").json()
+    actions = {a["ref"]: a["action"] for a in planned}
+    assert actions[older] == "remove" and actions[newest] == "keep"
+    assert podman_json("images", "--filter", f"reference={older}") != []  # dry run changed nothing
+    done = cli("-C", fixture_project, "gc", "layered", "--keep", "1", "--json").json()
+    assert {a["ref"]: a["action"] for a in done}[older] == "removed"
+    assert podman_json("images", "--filter", f"reference={older}") == []
+    assert podman_json("images", "--filter", f"reference={newest}") != []
+    again = build_json(cli, fixture_project, "layered", "--no-verify")
+    assert again["image"] == newest and again["reused"] is True

@@ -1,0 +1,270 @@
+"""AWS target: an AMI baked by Packer's amazon-ebs builder, verified on an instance over SSH.
+
+Where things live:
+- the base is the newest AMI matching the base's `source_ami_filter`;
+- an image is an AMI owned by this account and tagged bakery:service, bakery:fingerprint,
+  bakery:run-id, bakery:verified (true/false), ... (packer/aws.pkr.hcl); its labels are the
+  tags with `bakery:` spelled `bakery.`, as the local target's labels are;
+- every temporary resource (build and verification instances, key pairs, security groups,
+  volumes) carries bakery:run-id and bakery:purpose, and goes when its block ends.
+
+The image filesystem before first boot (for the hygiene checks) is not reachable on real
+AWS yet: `image_root` needs a local podman image labelled `bakery.ami-id=<AMI id>` standing
+for the AMI, which the moto rehearsal provides (tests/aws/endpoint.py).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import tempfile
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import botocore.exceptions
+
+from bakery import packer, podman, proc
+from bakery.aws import images, resources, seam, tags
+from bakery.aws.session import Connection, connect, translated_errors
+from bakery.aws.ssh import SshEndpoint, write_config
+from bakery.config import CONFIG_NAME, AwsSettings, Project, load_project
+from bakery.errors import BakeryError, BuildFailed, ConfigError, PrerequisiteError
+from bakery.rundir import RunDir
+from bakery.targets.base import BaseArtifact, BootResult, ImageRecord, Instance, Target
+
+LABEL_AMI_ID = "bakery.ami-id"  # on a local podman image standing for an AMI's filesystem (rehearsal)
+SETTLED_STATES = ("running", "degraded", "maintenance", "stopping")
+POLL_S = 1.0
+DEFAULT_SSH_USER = "admin"
+
+
+def verified_parameter(service: str) -> str:
+    """The SSM parameter naming the service's newest verified AMI."""
+    return f"/bakery/{service}/verified-ami"
+
+
+class AwsTarget(Target):
+    name = "aws"
+    packer_source = "bakery.amazon-ebs.aws"
+
+    def __init__(self, project: Project | None = None, *, region: str | None = None, profile: str | None = None,
+                 endpoint_url: str | None = None):
+        self._project = project
+        self._overrides = {"region": region, "profile": profile, "endpoint_url": endpoint_url}
+        self._ssh_user = DEFAULT_SSH_USER
+        self._cidr: str | None = None
+        self._endpoints: dict[str, SshEndpoint] = {}
+
+    # -- settings ---------------------------------------------------------------------------
+
+    @property
+    def settings(self) -> AwsSettings:
+        return self._project.aws if self._project else AwsSettings()
+
+    @property
+    def conn(self) -> Connection:
+        return connect(self.settings, **self._overrides)
+
+    def bind(self, project: Project) -> None:
+        """Use this project's aws settings (get_target does not pass the project yet)."""
+        if self._project is None:
+            self._project = project
+
+    def bind_run(self, run: RunDir) -> None:
+        """The project a run belongs to: its run dir is <root>/.bakery/runs/<run-id>."""
+        root = run.path.resolve().parents[2]
+        if self._project is None and (root / CONFIG_NAME).is_file():
+            self._project = load_project(root)
+
+    def caller_cidr(self) -> str:
+        if self._cidr is None:
+            self._cidr = resources.caller_cidr(self.conn, getattr(self.settings, "ssh_source_cidr", None))
+        return self._cidr
+
+    # -- the Target interface -----------------------------------------------------------------
+
+    def ensure_prerequisites(self) -> None:
+        packer.packer_version()
+        proc.run(["ssh", "-V"], timeout=30)
+
+    def prepare_base(self, project: Project, base_name: str, log) -> BaseArtifact:
+        base = self.find_base(project, base_name)
+        if base is None:
+            wanted = project.base(base_name).source_ami_filter
+            raise ConfigError(f"no AMI matches bases.{base_name}.source_ami_filter (name {wanted.name},"
+                              f" owners {', '.join(wanted.owners)}) in {self.conn.region}",
+                              hint="check the filter, the region and the account's access to those AMIs")
+        log(f"base AMI {base.image_id} ({base.ref})")
+        return base
+
+    def find_base(self, project: Project, base_name: str) -> BaseArtifact | None:
+        self.bind(project)
+        base = project.base(base_name)
+        if base.source_ami_filter is None:
+            raise ConfigError(f"bases.{base_name}.source_ami_filter is not set",
+                              hint="the aws target finds its base AMI with that filter")
+        self._ssh_user = base.ssh_username
+        with translated_errors():
+            found = images.pick_base_ami(images.matching_amis(self.conn, base.source_ami_filter),
+                                         base.source_ami_filter, base_name)
+        return BaseArtifact(base_name, found.get("Name", found["ImageId"]), found["ImageId"]) if found else None
+
+    def packer_variables(self, base: BaseArtifact) -> dict:
+        conn, settings = self.conn, self.settings
+        return {
+            "aws_region": conn.region,
+            "aws_profile": conn.profile or "",
+            "aws_endpoint_url": conn.endpoint_url or "",
+            "aws_source_ami": base.image_id,
+            "aws_instance_type": settings.instance_type,
+            "aws_kms_key_id": settings.kms_key_id or "",
+            "aws_ami_regions": list(settings.copy_regions),
+            "aws_ssh_username": self._ssh_user,
+            "aws_ssh_source_cidrs": [self.caller_cidr()],
+            "ansible_user": self._ssh_user,
+        }
+
+    def find_image(self, service: str, fingerprint: str) -> ImageRecord | None:
+        with translated_errors():
+            found = images.verified_ami(self.conn, service, fingerprint)
+        return images.record(found) if found else None
+
+    def record_image(self, service: str, fingerprint: str, manifest_build: dict) -> ImageRecord:
+        conn = self.conn
+        ami_id = images.home_ami(manifest_build["artifact_id"], conn.region)
+        with translated_errors():
+            found = images.describe(conn, ami_id)
+        if found is None:
+            raise BuildFailed(f"Packer reported {ami_id}, but {conn.region} does not know it")
+        record = images.record(found)
+        if record.fingerprint != fingerprint:
+            raise BuildFailed(f"{ami_id} carries fingerprint '{record.fingerprint[:12]}', expected {fingerprint[:12]}")
+        return record
+
+    def list_images(self, service: str | None = None) -> list[ImageRecord]:
+        with translated_errors():
+            return [images.record(i) for i in images.bakery_amis(self.conn, service)]
+
+    def image_root(self, image: ImageRecord) -> contextlib.AbstractContextManager[Path]:
+        local = local_image_for(image.image_id)
+        if local is None:
+            raise PrerequisiteError(
+                f"the hygiene checks need the filesystem of {image.image_id}; reading an AMI's filesystem"
+                " is not supported on real AWS yet",
+                hint=f"rehearsals provide a podman image labelled {LABEL_AMI_ID}={image.image_id}")
+        return podman.mounted_image(local)
+
+    @contextlib.contextmanager
+    def boot_instance(self, image: ImageRecord, run: RunDir) -> Iterator[Instance]:
+        self.bind_run(run)
+        conn, user = self.conn, image.labels.get("bakery.ssh-user") or self._ssh_user
+        record: dict = {"purpose": "verify", "ami": image.image_id}
+        with tempfile.TemporaryDirectory(prefix="bakery-ssh-") as private, translated_errors():
+            try:
+                with resources.removed_on_exit(conn, run.run_id, "verify", record):
+                    instance_id = self._launch_verification_instance(conn, image, run, Path(private), record)
+                    values = {"run_id": run.run_id, "instance_id": instance_id, "ami_id": image.image_id,
+                              "key_file": record["key_file"], "user": user}
+                    default = lambda: resources.instance_address(conn, instance_id)  # noqa: E731
+                    with seam.endpoint(seam.SeamCommands.from_settings(self.settings), "verify", values, default) as lease:
+                        ssh = SshEndpoint(user, lease.host, lease.port, Path(record["key_file"]), write_config(Path(private)))
+                        self._endpoints[instance_id] = ssh
+                        try:
+                            yield Instance(instance_id, ssh.host_spec())
+                        finally:
+                            del self._endpoints[instance_id]
+            finally:
+                run.write_json("aws-verify.json", record)
+
+    def _launch_verification_instance(self, conn: Connection, image: ImageRecord, run: RunDir, private: Path,
+                                      record: dict) -> str:
+        key = resources.create_key_pair(conn, run.run_id, "verify", private, image.service)
+        group = resources.create_security_group(conn, run.run_id, "verify", self.caller_cidr(), image.service)
+        instance_tags = tags.run_tags(run.run_id, "verify", image.service)
+        instance_id = resources.launch_instance(conn, image.image_id, self.settings.instance_type, key.name, group,
+                                                instance_tags)
+        record.update(key_pair=key.name, key_file=str(key.path), security_group=group, instance=instance_id,
+                      source_cidr=self.caller_cidr())
+        return instance_id
+
+    def wait_until_booted(self, instance: Instance, timeout_s: float) -> BootResult:
+        started = time.monotonic()
+        ssh = self._endpoints[instance.name]
+        try:
+            with translated_errors():
+                self.conn.client("ec2").get_waiter("instance_running").wait(
+                    InstanceIds=[instance.name], WaiterConfig={"Delay": 2, "MaxAttempts": max(1, int(timeout_s // 2))})
+        except botocore.exceptions.WaiterError:
+            return BootResult("timeout", round(time.monotonic() - started, 2), pending_units=("ec2 instance",))
+        state = "starting"
+        while time.monotonic() - started < timeout_s:
+            state = ssh.run("sudo", "-n", "systemctl", "is-system-running", timeout=30).stdout.strip() or "starting"
+            if state in SETTLED_STATES:
+                break
+            time.sleep(POLL_S)
+        else:
+            state = "timeout"
+        seconds = round(time.monotonic() - started, 2)
+        return BootResult(state, seconds, _column(ssh, 0, "list-units", "--failed"), _column(ssh, 1, "list-jobs"))
+
+    def record_verdict(self, image: ImageRecord, passed: bool) -> None:
+        conn = self.conn
+        now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        with translated_errors():
+            conn.client("ec2").create_tags(Resources=[image.image_id], Tags=tags.as_list(
+                {tags.VERIFIED: tags.TRUE if passed else tags.FALSE, tags.VERIFIED_AT: now}))
+            if passed:
+                conn.client("ssm").put_parameter(Name=verified_parameter(image.service), Value=image.image_id,
+                                                 Type="String", DataType="aws:ec2:image", Overwrite=True,
+                                                 Description=f"newest verified AMI of {image.service} (bakery)")
+
+    @contextlib.contextmanager
+    def build_session(self, run: RunDir) -> Iterator[dict[str, str]]:
+        """Packer's key pair and security group (tagged), IMDSv2, the build SSH seam; all gone on exit."""
+        self.bind_run(run)
+        conn = self.conn
+        record: dict = {"purpose": "build"}
+        with tempfile.TemporaryDirectory(prefix="bakery-aws-") as private, translated_errors():
+            try:
+                with resources.removed_on_exit(conn, run.run_id, "build", record), \
+                        resources.imdsv2_required(conn, run.run_id, "build", record):
+                    key = resources.create_key_pair(conn, run.run_id, "build", Path(private))
+                    group = resources.create_security_group(conn, run.run_id, "build", self.caller_cidr())
+                    record.update(key_pair=key.name, security_group=group, source_cidr=self.caller_cidr())
+                    env = {"PKR_VAR_aws_ssh_keypair_name": key.name, "PKR_VAR_aws_ssh_private_key_file": str(key.path),
+                           "PKR_VAR_aws_security_group_id": group}
+                    values = {"run_id": run.run_id, "key_file": str(key.path), "user": self._ssh_user,
+                              "instance_id": "", "ami_id": ""}
+                    with seam.endpoint(seam.SeamCommands.from_settings(self.settings), "build", values) as lease:
+                        if lease is not None:
+                            env.update(PKR_VAR_aws_ssh_host=lease.host, PKR_VAR_aws_ssh_port=str(lease.port))
+                            record["ssh_endpoint"] = f"{lease.host}:{lease.port}"
+                        yield env
+                        if lease is not None:
+                            lease.values["ami_id"] = built_ami(run, conn.region)
+            finally:
+                run.write_json("aws-build.json", record)
+
+
+def built_ami(run: RunDir, region: str) -> str:
+    """The AMI this run's Packer build made, or "" when it made none."""
+    try:
+        build = packer.read_manifest(run.manifest)
+        return images.home_ami(build["artifact_id"], region)
+    except (BakeryError, KeyError, ValueError):
+        return ""
+
+
+def local_image_for(ami_id: str) -> str | None:
+    """The id of a local podman image standing for the AMI, if this machine has one."""
+    try:
+        found = podman.list_images(f"{LABEL_AMI_ID}={ami_id}")
+    except PrerequisiteError:  # no podman here: certainly no stand-in
+        return None
+    return found[0]["Id"] if found else None
+
+
+def _column(ssh: SshEndpoint, index: int, *query: str) -> tuple[str, ...]:
+    out = ssh.run("sudo", "-n", "systemctl", *query, "--plain", "--no-legend", "--no-pager").stdout
+    return tuple(fields[index] for fields in map(str.split, out.splitlines()) if len(fields) > index)
