@@ -27,3 +27,20 @@ def print_table(rows: list[tuple[str, list[float]]], baseline: str | None = None
     for name, times in rows:
         ratio = f"{medians[name] / medians[baseline]:.3f}" if baseline else "-"
         print(f"| {name} | {len(times)} | {medians[name]:.2f} | {min(times):.2f} | {max(times):.2f} | {ratio} |")
+
+
+EXAMPLE_PARTS = ["bakery.yml", "roles", "playbooks", "app", "packer", "tests/images", "tests/shared_checks"]
+
+
+def copy_example_project(dest: Path) -> Path:
+    """A copy of the repo's example project (its own .bakery state, files free to edit)."""
+    import shutil
+
+    for part in EXAMPLE_PARTS:
+        source = REPO / part
+        if source.is_dir():
+            shutil.copytree(source, dest / part, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+        else:
+            (dest / part).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, dest / part)
+    return dest

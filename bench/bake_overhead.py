@@ -1,6 +1,6 @@
 """Bake overhead: `bakery build api-service` vs the same Packer template run by hand.
 
-Both bake from the cached base image with no other cache (bakery gets --force), with the
+Both bake from the cached base image with no other cache (bakery gets --force --no-layers), with the
 same variables; runs alternate so both see the same machine state. Verification is left
 out of the bakery runs (--no-verify) so both sides do the same work.
 
@@ -22,23 +22,27 @@ from bakery.config import load_project
 
 
 def bakery_build(service: str) -> tuple[float, dict]:
-    elapsed, done = timed([BAKERY, "build", service, "--force", "--no-verify", "--json"], cwd=REPO)
+    elapsed, done = timed([BAKERY, "build", service, "--force", "--no-layers", "--no-verify", "--json"], cwd=REPO)
     return elapsed, json.loads(done.stdout)
 
 
-def packer_by_hand(service: str, result: dict, work: Path) -> float:
-    """Run bakery's staged template and var file with Packer directly, as a user would by hand."""
+def packer_by_hand(service: str, result: dict, work: Path, project_root: Path = REPO) -> float:
+    """Run the Packer template with the same variables, directly, as a user would by hand."""
     run_dir = Path(result["run_dir"])
-    variables = json.loads((run_dir / "packer" / "bakery.pkrvars.json").read_text())
-    extra = dict(load_project(REPO).service(service).variables)
-    extra.update(bakery_app_src=str(REPO / "app" / "api_service"), bakery_service=service,
+    staged = run_dir / "packer"
+    if not (staged / "bakery.pkrvars.json").exists():  # a layered bake: the first layer starts from the base
+        staged = sorted(p for p in staged.iterdir() if p.is_dir())[0]
+    variables = json.loads((staged / "bakery.pkrvars.json").read_text())
+    variables["playbook_file"] = str(project_root / "playbooks" / f"{service}.yml")  # the whole playbook
+    extra = dict(load_project(project_root).service(service).variables)
+    extra.update(bakery_app_src=str(project_root / "app" / "api_service"), bakery_service=service,
                  bakery_fingerprint=result["fingerprint"], bakery_run_id="by-hand", bakery_canary="by-hand")
     (work / "extra.json").write_text(json.dumps(extra))
     variables.update(extra_vars_file=str(work / "extra.json"), run_dir=str(work), run_id="by-hand")
     var_file = packer.write_var_file(work / "vars.pkrvars.json", variables)
     with packer.docker_shim() as shim_env:
         env = proc.tool_env(shim_env)
-        elapsed, _ = timed(packer.build_argv(run_dir / "packer", var_file, "bakery.docker.local"), env=env)
+        elapsed, _ = timed(packer.build_argv(staged, var_file, "bakery.docker.local"), env=env)
     artifact = packer.read_manifest(work / "manifest.json")["artifact_id"]
     proc.run(["podman", "rmi", artifact], check=False)
     (work / "manifest.json").unlink()

@@ -1,0 +1,61 @@
+"""Fast rebakes, measured on a copy of the example project.
+
+  no-op:    `bakery build api-service` with a verified image of the same fingerprint
+            vs `packer build` of the same template by hand (target: >= 50x faster)
+  one role: rebake after editing only the api_service role (earlier role layers reused)
+            vs a full bake (`--force --no-layers`) (target: >= 3x faster)
+
+    ./run python bench/rebake.py [--runs 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import uuid
+from pathlib import Path
+
+from _common import BAKERY, copy_example_project, print_table, timed
+from bake_overhead import packer_by_hand
+
+
+def build(project: Path, *args: str) -> tuple[float, dict]:
+    elapsed, done = timed([BAKERY, "-C", str(project), "build", "api-service", "--json", *args])
+    return elapsed, json.loads(done.stdout)
+
+
+def edit_role(project: Path) -> None:
+    with open(project / "roles" / "api_service" / "tasks" / "main.yml", "a") as handle:
+        handle.write(f"\n# bench edit {uuid.uuid4()}\n")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        project = copy_example_project(Path(tmp) / "project")
+        _, built = build(project)  # a verified image to be a no-op against
+        noop = [build(project)[0] for _ in range(max(args.runs, 5))]
+        by_hand = []
+        with tempfile.TemporaryDirectory() as work:
+            for _ in range(args.runs):
+                by_hand.append(packer_by_hand("api-service", built, Path(work), project))
+        full, one_role = [], []
+        for _ in range(args.runs):
+            full.append(build(project, "--force", "--no-layers", "--no-verify")[0])
+            edit_role(project)
+            elapsed, result = build(project, "--no-verify")
+            assert result["layers_reused"] >= 3, result
+            one_role.append(elapsed)
+    print(f"no-op rebake vs packer build by hand ({len(noop)} / {args.runs} runs)")
+    print_table([("packer build by hand", by_hand), ("bakery build, up to date", noop)], baseline="bakery build, up to date")
+    print()
+    print(f"rebake after an api_service role edit vs full bake ({args.runs} runs each)")
+    print_table([("full bake (--force --no-layers)", full), ("rebake, api_service edited", one_role)],
+                baseline="rebake, api_service edited")
+
+
+if __name__ == "__main__":
+    main()
