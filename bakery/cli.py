@@ -6,6 +6,7 @@ import json
 import signal
 import sys
 import threading
+import time
 import traceback
 from dataclasses import asdict
 from pathlib import Path
@@ -15,7 +16,8 @@ import typer
 
 from bakery import __version__
 from bakery import base as bases
-from bakery import config, doctor, gc, images, many, plan, roletest, verify
+from bakery import config, deploy, doctor, envs, gc, images, locks, many, plan, roletest, verify
+from bakery.deploy import local as deploy_local
 from bakery.build import BuildOptions, build_service
 from bakery.errors import BakeryError, ConfigError, ExitStatus
 from bakery.inputs import resolve_service_playbook, service_fingerprint
@@ -26,6 +28,8 @@ from bakery.targets import get_target
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Bake Ansible roles into verified, immutable images.")
 base_app = typer.Typer(no_args_is_help=True, help="Base images bootstrapped with mmdebstrap.")
 config_app = typer.Typer(no_args_is_help=True, help="The bakery.yml configuration.")
+envs_app = typer.Typer(no_args_is_help=True, help="Terraform environments (terraform/envs/*).")
+app.add_typer(envs_app, name="envs")
 app.add_typer(base_app, name="base")
 app.add_typer(config_app, name="config")
 
@@ -234,6 +238,93 @@ def gc_cmd(
             print(f"{verb:<13} {item.ref}  ({item.reason})")
     kept = sum(a.action == "keep" for a in actions)
     print(f"{kept} kept, {len(actions) - kept} {'to remove' if dry_run else 'removed or in use'}", file=sys.stderr)
+
+
+EnvOpt = Annotated[str, typer.Option("--env", "-e", help="Environment from bakery.yml (dev, staging, prod, ...)")]
+
+
+@app.command("deploy")
+def deploy_cmd(
+    service: Annotated[str, typer.Argument(help="Service from bakery.yml")],
+    env: EnvOpt,
+    target: TargetOpt = None,
+    image: Annotated[Optional[str], typer.Option("--image", help="Image to deploy (default: what the previous env runs, or the newest verified).")] = None,
+    approve: Annotated[bool, typer.Option("--approve", help="Approve a deploy to an environment that needs it.")] = False,
+    json_output: JsonFlag = False,
+) -> None:
+    """Roll a verified image out to ENV: new replicas first, old ones removed once the new are healthy."""
+    project = load()
+    target_name = target or project.build.target
+    if target_name != "local":
+        raise ConfigError(f"deploy to target '{target_name}' is not available yet", hint="use --target local")
+    sizing = deploy.read_sizing(project, env)
+    record = deploy.choose_image(project, service, env, get_target(target_name).list_images(service), image)
+    deploy.check_gates(project, service, env, record, approve)
+    run = RunDir.create(project.state_dir(), "deploy")
+    log = lambda m: print(m, file=sys.stderr)  # noqa: E731
+    with locks.held(project.state_dir(), f"deploy-{service}-{env}", log):
+        result = deploy_local.deploy_local(project, service, env, record, sizing, run, log)
+        deploy.record_deployment(project, result)
+    if json_output:
+        emit_json(asdict(result))
+        return
+    print(f"deployed {result.image} to {env}: {result.replicas} healthy replica(s)", file=sys.stderr)
+
+
+@app.command("status")
+def status_cmd(
+    service: Annotated[str, typer.Argument(help="Service from bakery.yml")],
+    env: EnvOpt,
+    json_output: JsonFlag = False,
+) -> None:
+    """What runs in ENV: each replica with its image fingerprint and health."""
+    project = load()
+    project.service(service)
+    project.tfvars_path(env)
+    replicas = deploy_local.status_local(project, service, env)
+    current = deploy.current_deployment(project, service, env)
+    if json_output:
+        emit_json({"deployment": asdict(current) if current else None, "replicas": [asdict(r) for r in replicas]})
+        return
+    print(f"{service} in {env}: " + (f"{current.image} since {time.strftime('%Y-%m-%d %H:%M', time.localtime(current.at))}"
+                                     if current else "not deployed"))
+    for r in replicas:
+        print(f"  {r.name:<40} {r.fingerprint[:12]:<13} {'healthy' if r.healthy else 'UNHEALTHY':<10} {r.url}  {r.detail}")
+
+
+@app.command("destroy")
+def destroy_cmd(
+    service: Annotated[str, typer.Argument(help="Service from bakery.yml")],
+    env: EnvOpt,
+) -> None:
+    """Remove ENV's replicas of SERVICE; deploying again recreates the environment."""
+    project = load()
+    project.service(service)
+    project.tfvars_path(env)
+    removed = deploy_local.destroy_local(service, env)
+    deploy.forget_deployment(project, service, env)
+    print(f"destroyed {service} in {env}: {len(removed)} replica(s) removed", file=sys.stderr)
+
+
+@envs_app.command("diff")
+def envs_diff_cmd(
+    a: Annotated[str, typer.Argument(help="Environment, e.g. dev")],
+    b: Annotated[str, typer.Argument(help="Environment, e.g. prod")],
+    json_output: JsonFlag = False,
+) -> None:
+    """Show that two environments differ only in declared knobs; exit 3 if they differ in anything else."""
+    project = load()
+    diff = envs.diff_envs(project.root, a, b)
+    if json_output:
+        emit_json({"knob_differences": diff.knob_differences, "violations": diff.violations})
+    else:
+        for knob, (value_a, value_b) in diff.knob_differences.items():
+            print(f"  {knob:<20} {a}: {value_a!s:<30} {b}: {value_b}")
+        for line in diff.violations:
+            print(f"  NOT A KNOB: {line}")
+    if diff.violations:
+        raise ConfigError(f"{a} and {b} differ in {len(diff.violations)} way(s) that are not knobs",
+                          hint=diff.violations[0])
 
 
 @app.command("images")

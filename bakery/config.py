@@ -75,6 +75,12 @@ class Verify(Strict):
     waivers: list[Waiver] = []
 
 
+class DeploySettings(Strict):
+    port: int = Field(80, gt=0, lt=65536, description="port the instance serves on (health checks, local replicas)")
+    health_path: str = Field("/healthz", description="HTTP path that answers 200 when a replica is healthy")
+    health_timeout_s: float = Field(90.0, gt=0, le=1800, description="how long a new replica may take to get healthy")
+
+
 class Service(Strict):
     playbook: str = Field(description="playbook applying the service's roles")
     base: str = Field(description="name of an entry under bases")
@@ -84,6 +90,7 @@ class Service(Strict):
         {}, description="extra vars read from environment variables at build time: {var: ENV_NAME}; never"
         " written to the run dir, and verification fails if a value shows up in the image or the logs")
     verify: Verify = Verify()
+    deploy: DeploySettings = DeploySettings()
 
 
 class Environment(Strict):
@@ -142,6 +149,12 @@ class Project(Strict):
 
     def suite_path(self, service: str) -> Path:
         return self.path(self.service(service).verify.suite or f"tests/images/{service}")
+
+    def tfvars_path(self, env: str) -> Path:
+        if env not in self.environments:
+            known = ", ".join(self.environments) or "none"
+            raise ConfigError(f"unknown environment '{env}'", hint=f"environments in {CONFIG_NAME}: {known}")
+        return self.path(self.environments[env].tfvars or f"terraform/envs/{env}/terraform.tfvars")
 
     def template_dir(self) -> Path:
         return self.path(self.build.packer_template)

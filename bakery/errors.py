@@ -13,6 +13,9 @@ class ExitStatus(IntEnum):
     VERIFY_FAILED = 6  # the image failed verification
     GATE_REFUSED = 7  # a promotion or deploy gate refused
     ROLE_TESTS_FAILED = 8  # a role's Molecule scenario failed
+    DEPLOY_FAILED = 9  # new replicas/instances never got healthy; the old ones keep serving
+    REFRESH_CANCELLED = 10  # aws: the instance refresh was cancelled
+    REFRESH_ROLLED_BACK = 11  # aws: the instance refresh failed and rolled back
     # `bakery plan` follows `terraform plan -detailed-exitcode`: 0 nothing to do, 2 would rebuild, 1 error
     PLAN_WOULD_REBUILD = 2
     INTERRUPTED = 130  # Ctrl-C / SIGINT
@@ -54,6 +57,10 @@ class GateRefused(BakeryError):
 
 class RoleTestsFailed(BakeryError):
     exit_status = ExitStatus.ROLE_TESTS_FAILED
+
+
+class DeployFailed(BakeryError):
+    exit_status = ExitStatus.DEPLOY_FAILED
 
 
 class Interrupted(BakeryError):

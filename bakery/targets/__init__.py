@@ -3,8 +3,8 @@
 from bakery.config import TARGET_NAMES
 from bakery.errors import ConfigError
 from bakery.targets.base import BaseArtifact, ImageRecord, Target
-from bakery.targets.local import LocalTarget
 from bakery.targets.aws import AwsTarget
+from bakery.targets.local import LocalTarget
 
 REGISTRY: dict[str, type[Target]] = {
     "local": LocalTarget,

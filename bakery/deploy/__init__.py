@@ -1,0 +1,116 @@
+"""Deployments: the gates an image must pass, which image to roll out, and the records of what runs where."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from bakery import catalog
+from bakery.config import Project
+from bakery.envs import load_hcl
+from bakery.errors import ConfigError, GateRefused
+from bakery.targets import ImageRecord
+
+
+@dataclass(frozen=True)
+class Sizing:
+    instance_type: str
+    desired: int
+    min_size: int
+    max_size: int
+
+
+@dataclass(frozen=True)
+class Deployment:
+    service: str
+    env: str
+    target: str
+    image: str
+    image_id: str
+    fingerprint: str
+    replicas: int
+    healthy: bool
+    at: float
+    run_id: str
+
+
+def read_sizing(project: Project, env: str) -> Sizing:
+    """Sizes and counts from the environment's terraform.tfvars (the one source of truth)."""
+    path = project.tfvars_path(env)
+    if not path.is_file():
+        raise ConfigError(f"no tfvars for environment '{env}' at {path}", hint="create it or set environments.<env>.tfvars")
+    values = load_hcl(path, project.root)
+    try:
+        return Sizing(str(values["instance_type"]), int(values["desired_capacity"]), int(values["min_size"]),
+                      int(values["max_size"]))
+    except KeyError as missing:
+        raise ConfigError(f"{path}: missing {missing.args[0]}", hint="set instance_type, min_size, max_size, desired_capacity") from None
+
+
+def _record_path(project: Project, service: str, env: str) -> Path:
+    return project.state_dir() / "deployments" / service / f"{env}.json"
+
+
+def current_deployment(project: Project, service: str, env: str) -> Deployment | None:
+    path = _record_path(project, service, env)
+    return Deployment(**json.loads(path.read_text())) if path.exists() else None
+
+
+def record_deployment(project: Project, deployment: Deployment) -> None:
+    path = _record_path(project, deployment.service, deployment.env)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(asdict(deployment), indent=2, sort_keys=True) + "\n")
+    tmp.replace(path)
+    with open(project.state_dir() / "deployments" / "history.jsonl", "a") as history:
+        history.write(json.dumps(asdict(deployment), sort_keys=True) + "\n")
+
+
+def forget_deployment(project: Project, service: str, env: str) -> None:
+    _record_path(project, service, env).unlink(missing_ok=True)
+
+
+def check_gates(project: Project, service: str, env: str, image: ImageRecord, approve: bool) -> None:
+    """Verified; the previous environment runs this very image, healthy; approval where required."""
+    settings = project.environments.get(env)
+    if settings is None:
+        project.tfvars_path(env)  # raises the unknown-environment error
+    if not catalog.is_verified(project.state_dir(), image.image_id):
+        status = catalog.status_of(project.state_dir(), image.image_id)
+        raise GateRefused(f"{image.ref} is {status}, not verified", hint=f"run bakery verify {service} --image {image.ref}")
+    if settings.after is not None:
+        previous = current_deployment(project, service, settings.after)
+        if previous is None or previous.fingerprint != image.fingerprint or not previous.healthy:
+            raise GateRefused(
+                f"{env} needs a healthy {settings.after} deployment of {image.ref} first",
+                hint=f"run bakery deploy {service} --env {settings.after} --image {image.ref}",
+            )
+    if settings.approval and not approve:
+        raise GateRefused(f"deploying to {env} needs approval", hint="rerun with --approve")
+
+
+def choose_image(project: Project, service: str, env: str, images: list[ImageRecord], ref: str | None) -> ImageRecord:
+    """--image if given; else what the previous environment runs; else (first env) the newest verified image."""
+    if ref is not None:
+        for image in images:
+            if ref in (image.ref, image.image_id) or image.image_id.startswith(ref):
+                return image
+        raise ConfigError(f"image '{ref}' is not a baked image of '{service}'", hint=f"see bakery images {service}")
+    after = project.environments[env].after if env in project.environments else None
+    if after is not None:
+        previous = current_deployment(project, service, after)
+        match = [i for i in images if previous and i.fingerprint == previous.fingerprint]
+        if not match:
+            raise GateRefused(f"nothing is deployed to {after} yet", hint=f"deploy {service} to {after} first")
+        return match[0]
+    verified = [i for i in images if catalog.is_verified(project.state_dir(), i.image_id)]
+    if not verified:
+        raise GateRefused(f"no verified image of '{service}'", hint=f"run bakery build {service}")
+    return verified[0]
+
+
+def new_deployment(service: str, env: str, target: str, image: ImageRecord, replicas: int, run_id: str) -> Deployment:
+    return Deployment(service, env, target, image.ref, image.image_id, image.fingerprint, replicas, True,
+                      time.time(), run_id)

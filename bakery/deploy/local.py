@@ -1,0 +1,151 @@
+"""Local rollout: an environment's replicas as podman containers, replaced blue/green."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from bakery import podman
+from bakery.config import Project
+from bakery.deploy import Deployment, Sizing, new_deployment
+from bakery.errors import ConfigError, DeployFailed
+from bakery.rundir import RunDir
+from bakery.targets import ImageRecord
+
+# instance type -> (vCPU, memory GiB), as AWS sizes them; CPUs are capped at this machine's cores
+INSTANCE_SIZES: dict[str, tuple[int, float]] = {
+    "t3.nano": (2, 0.5), "t3.micro": (2, 1), "t3.small": (2, 2), "t3.medium": (2, 4),
+    "t3.large": (2, 8), "t3.xlarge": (4, 16), "t3.2xlarge": (8, 32),
+}
+PURPOSE = "replica"
+HEALTH_POLL_S = 0.5
+
+
+@dataclass(frozen=True)
+class Replica:
+    name: str
+    url: str
+    fingerprint: str
+    deploy_id: str
+
+
+@dataclass(frozen=True)
+class ReplicaStatus:
+    name: str
+    url: str
+    fingerprint: str
+    state: str
+    healthy: bool
+    detail: str
+
+
+def resource_limits(instance_type: str) -> list[str]:
+    if instance_type not in INSTANCE_SIZES:
+        raise ConfigError(f"unknown instance type '{instance_type}' for the local target",
+                          hint=f"known: {', '.join(INSTANCE_SIZES)}")
+    cpus, memory_gib = INSTANCE_SIZES[instance_type]
+    return [f"--cpus={min(cpus, os.cpu_count() or 1)}", f"--memory={int(memory_gib * 1024)}m"]
+
+
+def replica_filters(service: str, env: str) -> list[str]:
+    return [f"label=bakery.service={service}", f"label=bakery.env={env}", f"label=bakery.purpose={PURPOSE}"]
+
+
+def current_replicas(service: str, env: str, port: int) -> list[Replica]:
+    return [_replica(c, port) for c in podman.containers(*replica_filters(service, env))]
+
+
+def _replica(container: dict, port: int) -> Replica:
+    labels = container.get("Labels") or {}
+    return Replica(container["Names"][0], _url(container["Names"][0], port), labels.get("bakery.fingerprint", ""),
+                   labels.get("bakery.deploy-id", ""))
+
+
+def _url(name: str, port: int) -> str:
+    out = podman.podman("port", name, f"{port}/tcp", check=False).stdout.strip().splitlines()
+    return f"http://{out[0]}" if out else ""
+
+
+def deploy_local(project: Project, service: str, env: str, image: ImageRecord, sizing: Sizing, run: RunDir,
+                 log: Callable[[str], None]) -> Deployment:
+    """Start the new replicas, wait until each is healthy, then remove the old ones (blue/green)."""
+    settings = project.service(service).deploy
+    old = current_replicas(service, env, settings.port)
+    limits = resource_limits(sizing.instance_type)
+    log(f"starting {sizing.desired} replica(s) of {image.ref} ({sizing.instance_type}: {' '.join(limits)})")
+    with new_replicas(service, env, image, sizing.desired, run, limits, settings.port) as fresh:
+        for replica in fresh:
+            wait_healthy(replica, image.fingerprint, settings.health_path, settings.health_timeout_s)
+            log(f"  {replica.name} healthy at {replica.url}")
+    for replica in old:
+        podman.remove(replica.name)
+        log(f"  removed old replica {replica.name} ({replica.fingerprint[:12]})")
+    return new_deployment(service, env, "local", image, sizing.desired, run.run_id)
+
+
+@contextlib.contextmanager
+def new_replicas(service: str, env: str, image: ImageRecord, count: int, run: RunDir, limits: list[str],
+                 port: int) -> Iterator[list[Replica]]:
+    """Replicas that are removed again unless the block finishes without error."""
+    names = [f"bakery-{service}-{env}-{run.run_id[-6:]}-{i}" for i in range(count)]
+    labels = {"bakery.service": service, "bakery.env": env, "bakery.purpose": PURPOSE,
+              "bakery.fingerprint": image.fingerprint, "bakery.deploy-id": run.run_id, "bakery.run-id": run.run_id}
+    started: list[str] = []
+    try:
+        for name in names:
+            started.append(name)
+            podman.run_detached(image.ref, name, labels, f"--hostname={name}", f"--publish=127.0.0.1::{port}", *limits)
+        yield [Replica(n, _url(n, port), image.fingerprint, run.run_id) for n in names]
+    except BaseException:
+        for name in started:
+            podman.remove(name)
+        raise
+
+
+def probe(url: str, path: str, fingerprint: str | None) -> tuple[bool, str]:
+    """(healthy, detail): 200 from the health path, with this fingerprint when the answer names one."""
+    try:
+        with urllib.request.urlopen(f"{url}{path}", timeout=3) as response:
+            body = response.read().decode(errors="replace")
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        return False, str(getattr(exc, "reason", exc))[:120]
+    try:
+        served = json.loads(body).get("fingerprint")
+    except (json.JSONDecodeError, AttributeError):
+        served = None
+    if fingerprint and served and served != fingerprint:
+        return False, f"serves fingerprint {served[:12]}, expected {fingerprint[:12]}"
+    return True, "200 OK"
+
+
+def wait_healthy(replica: Replica, fingerprint: str, path: str, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    detail = "not probed"
+    while time.monotonic() < deadline:
+        healthy, detail = probe(replica.url, path, fingerprint)
+        if healthy:
+            return
+        time.sleep(HEALTH_POLL_S)
+    raise DeployFailed(f"replica {replica.name} did not get healthy in {timeout_s:.0f} s ({path}: {detail});"
+                       " the new replicas were removed and the old ones keep serving")
+
+
+def status_local(project: Project, service: str, env: str) -> list[ReplicaStatus]:
+    settings = project.service(service).deploy
+    statuses = []
+    for container in podman.containers(*replica_filters(service, env)):
+        replica = _replica(container, settings.port)
+        healthy, detail = probe(replica.url, settings.health_path, replica.fingerprint) if replica.url else (False, "no port")
+        statuses.append(ReplicaStatus(replica.name, replica.url, replica.fingerprint, container.get("State", ""),
+                                      healthy, detail))
+    return statuses
+
+
+def destroy_local(service: str, env: str) -> list[str]:
+    return podman.remove_containers(*replica_filters(service, env))

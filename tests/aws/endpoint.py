@@ -1,0 +1,136 @@
+"""The rehearsal's SSH endpoint: a local podman container stands in for each EC2 instance.
+
+bakery runs this through its SSH endpoint seam (bakery/aws/seam.py):
+
+    endpoint.py up   --phase build  ...  start the build "instance" from the local base image
+    endpoint.py up   --phase verify ...  start the verification "instance" from the AMI's image
+    endpoint.py down --phase P ...       release it; after a build that made an AMI, first commit
+                                         the container as the podman image standing for that AMI
+                                         (label bakery.ami-id=<ami>), which is what the AMI holds
+
+`up` plays cloud-init: it creates the login user with passwordless sudo, puts the run's
+public key in ~/.ssh/authorized_keys on a tmpfs (so it never reaches a committed image),
+makes missing SSH host keys, waits for sshd, and prints 127.0.0.1:<port>.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import socket
+import sys
+import time
+
+from bakery import proc
+
+IMAGE_REPOSITORY = "localhost/bakery-rehearsal/ami"
+LABEL_AMI_ID = "bakery.ami-id"
+LABEL_SESSION = "bakery.rehearsal-session"
+SSHD_TIMEOUT_S = 90
+
+
+def podman(*args: str, check: bool = True, timeout: float = 300) -> proc.CommandResult:
+    return proc.run(["podman", *args], check=check, timeout=timeout)
+
+
+def container_name(phase: str, run_id: str) -> str:
+    return f"bakery-rehearsal-{phase}-{run_id}"
+
+
+def image_for_ami(ami_id: str) -> str:
+    found = json.loads(podman("images", "--filter", f"label={LABEL_AMI_ID}={ami_id}", "--format", "json").stdout or "[]")
+    if not found:
+        sys.exit(f"endpoint: no local image stands for {ami_id}")
+    return found[0]["Id"]
+
+
+def start(args: argparse.Namespace) -> str:
+    name = container_name(args.phase, args.run)
+    image = args.base if args.phase == "build" else image_for_ami(args.ami)
+    labels = {"bakery.run-id": args.run, LABEL_SESSION: args.session, "bakery.rehearsal-phase": args.phase,
+              "bakery.instance-id": args.instance or ""}
+    podman("run", "-d", f"--name={name}", *[f"--label={k}={v}" for k, v in labels.items()],
+           "--systemd=always", f"--hostname={args.phase}-{args.run[-6:]}", "--publish=127.0.0.1::22",
+           f"--tmpfs=/home/{args.user}/.ssh:rw,mode=0700", "--entrypoint=/bin/sh", image,
+           "-c", "ssh-keygen -A >/dev/null 2>&1; exec /sbin/init")
+    return name
+
+
+def play_cloud_init(name: str, user: str, key_file: str) -> None:
+    public_key = proc.run(["ssh-keygen", "-y", "-f", key_file]).stdout.strip()
+    script = "\n".join([
+        f"id -u {user} >/dev/null 2>&1 || useradd --no-create-home --shell /bin/bash {user}",
+        f"chown {user}: /home/{user} /home/{user}/.ssh",
+        f"printf '%s\\n' '{public_key}' > /home/{user}/.ssh/authorized_keys",
+        f"chown {user}: /home/{user}/.ssh/authorized_keys && chmod 600 /home/{user}/.ssh/authorized_keys",
+        f"echo '{user} ALL=(ALL) NOPASSWD:ALL' > /etc/sudoers.d/90-cloud-init-users",
+        "chmod 440 /etc/sudoers.d/90-cloud-init-users",
+    ])
+    podman("exec", name, "/bin/sh", "-ec", script)
+
+
+def published_port(name: str) -> int:
+    return int(podman("port", name, "22/tcp").stdout.strip().splitlines()[0].rsplit(":", 1)[1])
+
+
+def wait_for_sshd(name: str, port: int) -> None:
+    deadline = time.monotonic() + SSHD_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if podman("exec", name, "systemctl", "is-active", "ssh.service", check=False).stdout.strip() == "active" \
+                and _banner(port).startswith("SSH-"):
+            return
+        time.sleep(0.3)
+    sys.exit(f"endpoint: sshd in {name} did not come up in {SSHD_TIMEOUT_S} s")
+
+
+def _banner(port: int) -> str:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=2) as conn:
+            return conn.recv(64).decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def up(args: argparse.Namespace) -> None:
+    name = start(args)
+    try:
+        play_cloud_init(name, args.user, args.key)
+        port = published_port(name)
+        wait_for_sshd(name, port)
+    except BaseException:
+        podman("rm", "-f", "-t", "2", name, check=False)
+        raise
+    print(f"127.0.0.1:{port}")
+
+
+def down(args: argparse.Namespace) -> None:
+    name = container_name(args.phase, args.run)
+    exists = podman("container", "exists", name, check=False).ok
+    try:
+        if exists and args.phase == "build" and args.ami:
+            podman("commit", "--change", 'ENTRYPOINT ["/sbin/init"]', "--change", "CMD []",
+                   "--change", "STOPSIGNAL SIGRTMIN+3", "--change", f"LABEL {LABEL_AMI_ID}={args.ami}",
+                   "--change", f"LABEL {LABEL_SESSION}={args.session}", name, f"{IMAGE_REPOSITORY}:{args.ami}",
+                   timeout=900)
+    finally:
+        if exists:
+            podman("rm", "-f", "-t", "2", name, check=False)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("action", choices=["up", "down"])
+    parser.add_argument("--phase", required=True, choices=["build", "verify"])
+    parser.add_argument("--run", required=True)
+    parser.add_argument("--session", required=True, help="labels everything this rehearsal makes")
+    parser.add_argument("--base", default="", help="local image the build instance starts from")
+    parser.add_argument("--ami", default="")
+    parser.add_argument("--instance", default="")
+    parser.add_argument("--key", default="", help="the run's private key")
+    parser.add_argument("--user", default="admin")
+    args = parser.parse_args(argv)
+    (up if args.action == "up" else down)(args)
+
+
+if __name__ == "__main__":
+    main()
