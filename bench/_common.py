@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import statistics
+import sys
 import subprocess
 import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tests"))
+from helpers import copy_example_project  # noqa: E402,F401  (shared with the tests)
 BAKERY = str(REPO / ".venv" / "bin" / "bakery")
 
 
@@ -28,19 +31,3 @@ def print_table(rows: list[tuple[str, list[float]]], baseline: str | None = None
         ratio = f"{medians[name] / medians[baseline]:.3f}" if baseline else "-"
         print(f"| {name} | {len(times)} | {medians[name]:.2f} | {min(times):.2f} | {max(times):.2f} | {ratio} |")
 
-
-EXAMPLE_PARTS = ["bakery.yml", "roles", "playbooks", "app", "packer", "tests/images", "tests/shared_checks"]
-
-
-def copy_example_project(dest: Path) -> Path:
-    """A copy of the repo's example project (its own .bakery state, files free to edit)."""
-    import shutil
-
-    for part in EXAMPLE_PARTS:
-        source = REPO / part
-        if source.is_dir():
-            shutil.copytree(source, dest / part, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
-        else:
-            (dest / part).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, dest / part)
-    return dest

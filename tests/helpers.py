@@ -31,6 +31,21 @@ def copy_fixture_project(dest: Path) -> Path:
     return dest
 
 
+EXAMPLE_PARTS = ["bakery.yml", "roles", "playbooks", "app", "packer", "terraform", "tests/images", "tests/shared_checks"]
+
+
+def copy_example_project(dest: Path) -> Path:
+    """A copy of the repo's example project (its own .bakery state, files free to edit)."""
+    for part in EXAMPLE_PARTS:
+        source = REPO / part
+        if source.is_dir():
+            shutil.copytree(source, dest / part, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info", ".molecule"))
+        else:
+            (dest / part).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, dest / part)
+    return dest
+
+
 def podman_json(*args: str):
     return json.loads(proc.run(["podman", *args, "--format", "json"]).stdout or "[]")
 

@@ -1,29 +1,19 @@
 """The example api-service: a real bake of every role through Packer, then the verification gate."""
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
 
-from helpers import REPO, container_ids, image_labels
+from helpers import container_ids, copy_example_project, image_labels
 
 pytestmark = pytest.mark.integration
-PROJECT_PARTS = ["bakery.yml", "roles", "playbooks", "app", "packer", "tests/images", "tests/shared_checks"]
 
 
 @pytest.fixture(scope="module")
 def example_project(tmp_path_factory) -> Path:
     """A copy of the repo's example project, so the test has its own .bakery state."""
-    root = tmp_path_factory.mktemp("example") / "project"
-    for part in PROJECT_PARTS:
-        source = REPO / part
-        if source.is_dir():
-            shutil.copytree(source, root / part, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
-        else:
-            (root / part).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, root / part)
-    return root
+    return copy_example_project(tmp_path_factory.mktemp("example") / "project")
 
 
 def test_api_service_bakes_and_passes_verification(cli, example_project):
