@@ -143,7 +143,8 @@ def bake_in_layers(ctx: BuildContext, steps: list[layers.LayerStep], extra_vars:
         job = PackerJob(f"{step.index:02d}-{step.role}", step.playbook, parent_ref, labels)
         return run_packer(ctx, job, extra_vars)["artifact_id"]
 
-    image_id, reused = layers.bake_layers(steps, ctx.base.ref, bake_step, ctx.reporter.info)
+    image_id, reused = layers.bake_layers(steps, ctx.base.ref, bake_step, ctx.reporter.info,
+                                          use_cache=not ctx.options.force)
     ctx.layers_reused = reused
     return {"artifact_id": image_id}
 
@@ -185,7 +186,7 @@ def run_packer(ctx: BuildContext, job: PackerJob, extra_vars: Path) -> dict:
     packer.stage_template(ctx.project.template_dir(), staged)
     var_file = packer.write_var_file(staged / "bakery.pkrvars.json", packer_variables(ctx, job, extra_vars))
     reader = ctx.events
-    log_path = ctx.run.packer_log if job.name == "image" else ctx.run.path / f"packer-{job.name}.log"
+    log_path = ctx.run.packer_log
     with ctx.target.build_session(ctx.run) as session_env:
         env = proc.tool_env({**callback_env(ctx.run.ansible_dir), **session_env})
         try:

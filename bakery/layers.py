@@ -110,11 +110,11 @@ def _mentions(role_dirs: tuple[Path, ...], word: str) -> bool:
 
 
 def bake_layers(steps: list[LayerStep], base_ref: str, bake_step: Callable[[LayerStep, str], str],
-                log: Callable[[str], None]) -> tuple[str, int]:
-    """Bake each step not cached yet; returns (final image id, number of layers reused)."""
+                log: Callable[[str], None], *, use_cache: bool = True) -> tuple[str, int]:
+    """Bake each step not cached yet (every step without use_cache); returns (final image id, layers reused)."""
     parent_ref, reused, image_id = base_ref, 0, ""
     for step in steps:
-        if podman.image_exists(step.ref):
+        if use_cache and podman.image_exists(step.ref):
             image_id = podman.inspect_image(step.ref)["Id"]
             reused += 1
             log(f"layer {step.index + 1}/{len(steps)} {step.role}: cached ({step.ref})")

@@ -73,7 +73,7 @@ def run(
 
     The child runs in its own session, so a terminal Ctrl-C reaches only bakery, which
     forwards one SIGINT, waits for the child to clean up, and raises Interrupted.
-    With log_path, stdout and stderr both go to that file as they are produced.
+    With log_path, stdout and stderr both go to that file (appended) as they are produced.
     """
     argv = tuple(str(a) for a in argv)
     started = time.monotonic()
@@ -93,7 +93,7 @@ class _output_files:
 
     def __enter__(self):
         if self.log_path is not None:
-            self.out = open(self.log_path, "w+b")
+            self.out = open(self.log_path, "a+b")
             return self.out, self.out
         self.out, self.err = tempfile.TemporaryFile(), tempfile.TemporaryFile()
         return self.out, self.err

@@ -1,10 +1,11 @@
 build {
+  # bakery runs one of them: -only=bakery.docker.local or -only=bakery.amazon-ebs.aws
   name    = "bakery"
-  sources = ["source.docker.local"]
+  sources = ["source.docker.local", "source.amazon-ebs.aws"]
 
   provisioner "ansible" {
     playbook_file = var.playbook_file
-    user          = "root"
+    user          = var.ansible_user
     use_sftp      = true
     extra_arguments = [
       "--extra-vars", "@${var.extra_vars_file}",
@@ -24,6 +25,20 @@ build {
   provisioner "shell" {
     execute_command = "chmod +x {{ .Path }}; sudo -n sh -c '{{ .Vars }} {{ .Path }}'"
     inline          = ["rm -rf /root/.ansible /home/*/.ansible /tmp/.ansible* /var/tmp/.ansible*"]
+  }
+
+  # AWS: cloud-init put the run's key pair in the login user's authorized_keys (EC2 names
+  # the key pair at the end of the line); the key must not stay in the AMI.
+  provisioner "shell" {
+    only            = ["amazon-ebs.aws"]
+    execute_command = "chmod +x {{ .Path }}; sudo -n sh -c '{{ .Vars }} {{ .Path }}'"
+    inline = [
+      "name='${var.aws_ssh_keypair_name}'; [ -n \"$name\" ] || exit 0",
+      "for f in /root/.ssh/authorized_keys /home/*/.ssh/authorized_keys; do",
+      "  [ -f \"$f\" ] || continue",
+      "  sed -i \"/ $name\\$/d\" \"$f\" && { [ -s \"$f\" ] || rm -f \"$f\"; }",
+      "done",
+    ]
   }
 
   post-processor "manifest" {

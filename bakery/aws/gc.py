@@ -67,10 +67,15 @@ class OrphanGcResult:
 
 # -- AMIs ----------------------------------------------------------------------------------
 
-def gc_amis(conn: Connection, *, keep: int = 3, dry_run: bool = False, state_dir: Path | None = None) -> AmiGcResult:
-    """Deregister the AMIs no one needs and delete their snapshots (nothing changes in a dry run)."""
+def gc_amis(conn: Connection, *, keep: int = 3, dry_run: bool = False, state_dir: Path | None = None,
+            services: list[str] | None = None) -> AmiGcResult:
+    """Deregister the AMIs no one needs and delete their snapshots (nothing changes in a dry run).
+
+    With services, only those services' AMIs are considered.
+    """
     with translated_errors():
-        amis = images.bakery_amis(conn)
+        amis = [ami for ami in images.bakery_amis(conn)
+                if services is None or tags.as_dict(ami.get("Tags")).get(tags.SERVICE) in services]
         result = plan_amis(amis, ami_references(conn), keep, lambda run_id: runs.is_alive(state_dir, run_id))
         result.dry_run = dry_run
         if not dry_run:
@@ -86,7 +91,7 @@ def plan_amis(amis: list[dict], references: dict[str, list[str]], keep: int,
         ami_tags = tags.as_dict(ami.get("Tags"))
         service = ami_tags.get(tags.SERVICE, "")
         verified = ami_tags.get(tags.VERIFIED) == tags.TRUE
-        rank = verified_seen[service] = verified_seen.get(service, 0) + verified
+        verified_seen[service] = rank = verified_seen.get(service, 0) + int(verified)
         reason = protection(ami["ImageId"], ami_tags, references, alive)
         if reason is None and verified and rank <= keep:
             reason = f"newest verified ({rank} of {keep})"

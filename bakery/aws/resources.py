@@ -19,7 +19,7 @@ from pathlib import Path
 import botocore.exceptions
 
 from bakery.aws import tags
-from bakery.aws.session import Connection, error_code
+from bakery.aws.session import AwsError, Connection, error_code
 from bakery.errors import ConfigError, PrerequisiteError
 
 LIVE_STATES = ("pending", "running", "stopping", "stopped", "shutting-down")
@@ -27,6 +27,7 @@ CHECKIP_URL = "https://checkip.amazonaws.com"
 SOURCE_CIDR_ENV = "BAKERY_AWS_SSH_SOURCE_CIDR"
 IMDS_POLL_S = 1.0
 RETRY_S = 5.0
+STILL_IN_USE_CODES = frozenset({"DependencyViolation", "VolumeInUse", "IncorrectState"})
 GONE_CODES = frozenset({"InvalidKeyPair.NotFound", "InvalidGroup.NotFound", "InvalidInstanceID.NotFound",
                         "InvalidVolume.NotFound"})
 
@@ -142,7 +143,8 @@ def run_resources(conn: Connection, run_id: str | None = None, purpose: str | No
     found = [_resource("instance", i["InstanceId"], i.get("Tags"), i["State"]["Name"])
              for r in ec2.describe_instances(Filters=filters)["Reservations"] for i in r["Instances"]
              if i["State"]["Name"] in LIVE_STATES]
-    found += [_resource("key-pair", k["KeyName"], k.get("Tags")) for k in ec2.describe_key_pairs(Filters=filters)["KeyPairs"]]
+    found += [_resource("key-pair", k["KeyName"], k.get("Tags"))
+              for k in ec2.describe_key_pairs(Filters=filters)["KeyPairs"]]
     found += [_resource("security-group", g["GroupId"], g.get("Tags"))
               for g in ec2.describe_security_groups(Filters=filters)["SecurityGroups"]]
     found += [_resource("volume", v["VolumeId"], v.get("Tags"), v["State"])
@@ -160,13 +162,15 @@ def remove(conn: Connection, resources: list[RunResource]) -> Removal:
     ec2, removal = conn.client("ec2"), Removal()
     instances = [r for r in resources if r.kind == "instance"]
     if instances:
-        ids = [r.id for r in instances]
-        _attempt(removal, instances, lambda: ec2.terminate_instances(InstanceIds=ids))
-        _attempt(removal, [], lambda: ec2.get_waiter("instance_terminated").wait(
-            InstanceIds=ids, WaiterConfig={"Delay": 5, "MaxAttempts": 60}))
+        _attempt(removal, instances, lambda: _terminate(ec2, [r.id for r in instances]))
     for item in (r for r in resources if r.kind != "instance"):
         _attempt(removal, [item], lambda item=item: _delete(ec2, item))
     return removal
+
+
+def _terminate(ec2, instance_ids: list[str]) -> None:
+    ec2.terminate_instances(InstanceIds=instance_ids)
+    ec2.get_waiter("instance_terminated").wait(InstanceIds=instance_ids, WaiterConfig={"Delay": 5, "MaxAttempts": 60})
 
 
 def _attempt(removal: Removal, items: list[RunResource], action) -> None:
@@ -192,21 +196,39 @@ def _delete(ec2, item: RunResource, attempts: int = 36) -> None:
                 ec2.delete_volume(VolumeId=item.id)
             return
         except botocore.exceptions.ClientError as exc:
-            if error_code(exc) not in ("DependencyViolation", "VolumeInUse", "IncorrectState") or attempt == attempts - 1:
+            if error_code(exc) not in STILL_IN_USE_CODES or attempt == attempts - 1:
                 raise
             time.sleep(RETRY_S)
 
 
 @contextlib.contextmanager
 def removed_on_exit(conn: Connection, run_id: str, purpose: str, record: dict | None = None) -> Iterator[None]:
-    """On exit (success, error or Ctrl-C), remove every resource of this run and purpose."""
+    """On exit (success, error or Ctrl-C), remove every resource of this run and purpose.
+
+    What cannot be removed fails a run that otherwise succeeded; after an error, the error
+    is the news (the run dir records what is left, and gc_orphans reaps it later).
+    """
     try:
         yield
-    finally:
+    except BaseException:
+        _remove_run(conn, run_id, purpose, record)
+        raise
+    removal = _remove_run(conn, run_id, purpose, record)
+    if removal.failed:
+        item, why = removal.failed[0]
+        raise AwsError(f"could not remove {len(removal.failed)} resource(s) of run {run_id}: {item.kind} {item.id}:"
+                       f" {why}", hint="bakery gc (orphans) removes them once the run is over")
+
+
+def _remove_run(conn: Connection, run_id: str, purpose: str, record: dict | None) -> Removal:
+    try:
         removal = remove(conn, run_resources(conn, run_id, purpose))
-        if record is not None:
-            record["removed"] = [f"{r.kind} {r.id}" for r in removal.removed]
-            record["not_removed"] = [f"{r.kind} {r.id}: {why}" for r, why in removal.failed]
+    except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
+        removal = Removal(failed=[(RunResource("run", run_id, run_id, purpose), str(exc))])
+    if record is not None:
+        record["removed"] = [f"{r.kind} {r.id}" for r in removal.removed]
+        record["not_removed"] = [f"{r.kind} {r.id}: {why}" for r, why in removal.failed]
+    return removal
 
 
 @contextlib.contextmanager
@@ -217,7 +239,7 @@ def imdsv2_required(conn: Connection, run_id: str, purpose: str, record: dict | 
     instance as soon as the instance shows up (within about a second of its launch).
     """
     stop, enforced = threading.Event(), []
-    watcher = threading.Thread(target=_watch_imds, args=(conn, run_id, purpose, stop, enforced),
+    watcher = threading.Thread(target=_watch_imds, args=(conn.client("ec2"), run_id, purpose, stop, enforced),
                                name=f"bakery-imds-{run_id}", daemon=True)
     watcher.start()
     try:
@@ -229,8 +251,7 @@ def imdsv2_required(conn: Connection, run_id: str, purpose: str, record: dict | 
             record["imdsv2_required_on"] = list(enforced)
 
 
-def _watch_imds(conn: Connection, run_id: str, purpose: str, stop: threading.Event, enforced: list[str]) -> None:
-    ec2 = conn.client("ec2")
+def _watch_imds(ec2, run_id: str, purpose: str, stop: threading.Event, enforced: list[str]) -> None:
     filters = [tags.run_filter(run_id), {"Name": f"tag:{tags.PURPOSE}", "Values": [purpose]},
                {"Name": "instance-state-name", "Values": ["pending", "running"]}]
     while not stop.wait(IMDS_POLL_S):
@@ -241,7 +262,5 @@ def _watch_imds(conn: Connection, run_id: str, purpose: str, stop: threading.Eve
                         ec2.modify_instance_metadata_options(InstanceId=instance["InstanceId"], HttpTokens="required",
                                                              HttpEndpoint="enabled")
                         enforced.append(instance["InstanceId"])
-        except botocore.exceptions.BotoCoreError:
+        except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError):
             continue  # the API hiccuped: try again at the next tick
-        except botocore.exceptions.ClientError:
-            continue

@@ -6,7 +6,7 @@ instead name commands that print `host:port` on their last line:
 
 - `aws.ssh_endpoint_command`: the verification instance (phase "verify");
 - `build_ssh_endpoint_command`: the build instance Packer provisions (phase "build"; Packer
-  has not launched it yet, so {instance_id} is empty);
+  has not launched it yet, so {instance_id} is empty and {ami_id} is the base AMI);
 - `ssh_endpoint_release_command`: run when a phase ends, whatever happened, to release what
   the others started ({ami_id} is then the AMI the build made, or empty when it made none).
 
@@ -78,19 +78,25 @@ def command_argv(template: str, values: dict[str, str]) -> list[str]:
 
 @contextlib.contextmanager
 def endpoint(commands: SeamCommands, phase: str, values: dict[str, str],
-             default: Callable[[], tuple[str, int]] | None = None) -> Iterator[Lease | None]:
-    """The SSH endpoint for a phase, released when the block ends; None: no seam, no default."""
+             default: Callable[[], tuple[str, int]] | None = None,
+             release_values: dict[str, str] | None = None) -> Iterator[Lease | None]:
+    """The SSH endpoint for a phase, released when the block ends; None: no seam, no default.
+
+    The release command gets values updated by release_values, and then by the block
+    through the lease (e.g. the AMI a build made).
+    """
     values = {**values, "phase": phase}
     command = commands.for_phase(phase)
     if command is None:
         yield Lease(*default(), values) if default else None
         return
+    after = {**values, **(release_values or {})}
     try:
         printed = proc.run(command_argv(command, values), timeout=ENDPOINT_TIMEOUT_S).stdout
     except BaseException:
-        release(commands, values, check=False)
+        release(commands, after, check=False)
         raise
-    lease = Lease(*parse_host_port(printed, f"the {phase} SSH endpoint command"), values)
+    lease = Lease(*parse_host_port(printed, f"the {phase} SSH endpoint command"), after)
     try:
         yield lease
     except BaseException:

@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import lru_cache
 
 import boto3
 import botocore.exceptions
+import botocore.loaders
+import botocore.session
 from botocore.config import Config
 
 from bakery.config import AwsSettings
@@ -38,10 +42,14 @@ class AwsError(BakeryError):
 
 @dataclass(frozen=True)
 class Connection:
+    """Where and as whom to call AWS; it makes each service's client once (clients are thread-safe)."""
+
     region: str
     profile: str | None = None
     endpoint_url: str | None = None
     max_attempts: int = MAX_ATTEMPTS
+    _clients: dict = field(default_factory=dict, init=False, repr=False, compare=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False, compare=False)
 
     @property
     def is_aws(self) -> bool:
@@ -49,10 +57,24 @@ class Connection:
         return self.endpoint_url is None
 
     def client(self, service: str):
-        session = boto3.session.Session(profile_name=self.profile, region_name=self.region)
+        with self._lock:
+            if service not in self._clients:
+                self._clients[service] = self._new_client(service)
+            return self._clients[service]
+
+    def _new_client(self, service: str):
+        core = botocore.session.get_session()
+        core.register_component("data_loader", _shared_loader())  # API models: parsed once per process
         config = Config(retries={"mode": "standard", "max_attempts": self.max_attempts},
                         connect_timeout=10, read_timeout=60)
-        return session.client(service, endpoint_url=self.endpoint_url, config=config)
+        with translated_errors():
+            session = boto3.session.Session(botocore_session=core, profile_name=self.profile, region_name=self.region)
+            return session.client(service, endpoint_url=self.endpoint_url, config=config)
+
+
+@lru_cache(maxsize=1)
+def _shared_loader() -> botocore.loaders.Loader:
+    return botocore.loaders.create_loader()
 
 
 def connect(settings: AwsSettings | None = None, *, region: str | None = None, profile: str | None = None,

@@ -60,7 +60,8 @@ def parse_host_port(text: str, source: str) -> tuple[str, int]:
     host, _, port = last.rpartition(":")
     host = host.strip("[]")
     if not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise ConfigError(f"{source} printed '{last[:80]}', not host:port", hint="print e.g. 127.0.0.1:2222 on the last line")
+        raise ConfigError(f"{source} printed '{last[:80]}', not host:port",
+                          hint="print e.g. 127.0.0.1:2222 on the last line")
     return host, int(port)
 
 

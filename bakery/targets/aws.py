@@ -16,6 +16,7 @@ for the AMI, which the moto rehearsal provides (tests/aws/endpoint.py).
 from __future__ import annotations
 
 import contextlib
+import functools
 import tempfile
 import time
 from collections.abc import Iterator
@@ -52,7 +53,9 @@ class AwsTarget(Target):
                  endpoint_url: str | None = None):
         self._project = project
         self._overrides = {"region": region, "profile": profile, "endpoint_url": endpoint_url}
+        self._conn: Connection | None = None
         self._ssh_user = DEFAULT_SSH_USER
+        self._source_ami = ""
         self._cidr: str | None = None
         self._endpoints: dict[str, SshEndpoint] = {}
 
@@ -64,18 +67,20 @@ class AwsTarget(Target):
 
     @property
     def conn(self) -> Connection:
-        return connect(self.settings, **self._overrides)
+        if self._conn is None:
+            self._conn = connect(self.settings, **self._overrides)
+        return self._conn
 
     def bind(self, project: Project) -> None:
         """Use this project's aws settings (get_target does not pass the project yet)."""
         if self._project is None:
-            self._project = project
+            self._project, self._conn = project, None
 
     def bind_run(self, run: RunDir) -> None:
         """The project a run belongs to: its run dir is <root>/.bakery/runs/<run-id>."""
         root = run.path.resolve().parents[2]
         if self._project is None and (root / CONFIG_NAME).is_file():
-            self._project = load_project(root)
+            self.bind(load_project(root))
 
     def caller_cidr(self) -> str:
         if self._cidr is None:
@@ -112,6 +117,7 @@ class AwsTarget(Target):
 
     def packer_variables(self, base: BaseArtifact) -> dict:
         conn, settings = self.conn, self.settings
+        self._source_ami = base.image_id
         return {
             "aws_region": conn.region,
             "aws_profile": conn.profile or "",
@@ -158,35 +164,42 @@ class AwsTarget(Target):
     @contextlib.contextmanager
     def boot_instance(self, image: ImageRecord, run: RunDir) -> Iterator[Instance]:
         self.bind_run(run)
-        conn, user = self.conn, image.labels.get("bakery.ssh-user") or self._ssh_user
         record: dict = {"purpose": "verify", "ami": image.image_id}
-        with tempfile.TemporaryDirectory(prefix="bakery-ssh-") as private, translated_errors():
-            try:
-                with resources.removed_on_exit(conn, run.run_id, "verify", record):
-                    instance_id = self._launch_verification_instance(conn, image, run, Path(private), record)
-                    values = {"run_id": run.run_id, "instance_id": instance_id, "ami_id": image.image_id,
-                              "key_file": record["key_file"], "user": user}
-                    default = lambda: resources.instance_address(conn, instance_id)  # noqa: E731
-                    with seam.endpoint(seam.SeamCommands.from_settings(self.settings), "verify", values, default) as lease:
-                        ssh = SshEndpoint(user, lease.host, lease.port, Path(record["key_file"]), write_config(Path(private)))
-                        self._endpoints[instance_id] = ssh
-                        try:
-                            yield Instance(instance_id, ssh.host_spec())
-                        finally:
-                            del self._endpoints[instance_id]
-            finally:
-                run.write_json("aws-verify.json", record)
+        try:
+            with tempfile.TemporaryDirectory(prefix="bakery-ssh-") as private, translated_errors(), \
+                    resources.removed_on_exit(self.conn, run.run_id, "verify", record):
+                instance_id, key = self._launch_verification_instance(image, run, Path(private), record)
+                with self._verify_endpoint(image, run, instance_id, key, Path(private)) as ssh:
+                    yield Instance(instance_id, ssh.host_spec())
+        finally:
+            run.write_json("aws-verify.json", record)
 
-    def _launch_verification_instance(self, conn: Connection, image: ImageRecord, run: RunDir, private: Path,
-                                      record: dict) -> str:
+    def _launch_verification_instance(self, image: ImageRecord, run: RunDir, private: Path,
+                                      record: dict) -> tuple[str, resources.KeyPair]:
+        conn, cidr = self.conn, self.caller_cidr()
         key = resources.create_key_pair(conn, run.run_id, "verify", private, image.service)
-        group = resources.create_security_group(conn, run.run_id, "verify", self.caller_cidr(), image.service)
-        instance_tags = tags.run_tags(run.run_id, "verify", image.service)
+        group = resources.create_security_group(conn, run.run_id, "verify", cidr, image.service)
+        record.update(key_pair=key.name, security_group=group, source_cidr=cidr)
         instance_id = resources.launch_instance(conn, image.image_id, self.settings.instance_type, key.name, group,
-                                                instance_tags)
-        record.update(key_pair=key.name, key_file=str(key.path), security_group=group, instance=instance_id,
-                      source_cidr=self.caller_cidr())
-        return instance_id
+                                                tags.run_tags(run.run_id, "verify", image.service))
+        record["instance"] = instance_id
+        return instance_id, key
+
+    @contextlib.contextmanager
+    def _verify_endpoint(self, image: ImageRecord, run: RunDir, instance_id: str, key: resources.KeyPair,
+                         private: Path) -> Iterator[SshEndpoint]:
+        """SSH to the verification instance: through the seam, else at its EC2 address, port 22."""
+        user = image.labels.get("bakery.ssh-user") or self._ssh_user
+        values = {"run_id": run.run_id, "instance_id": instance_id, "ami_id": image.image_id,
+                  "key_file": str(key.path), "user": user}
+        default = functools.partial(resources.instance_address, self.conn, instance_id)
+        with seam.endpoint(self._seam(), "verify", values, default) as lease:
+            ssh = SshEndpoint(user, lease.host, lease.port, key.path, write_config(private))
+            self._endpoints[instance_id] = ssh
+            try:
+                yield ssh
+            finally:
+                del self._endpoints[instance_id]
 
     def wait_until_booted(self, instance: Instance, timeout_s: float) -> BootResult:
         started = time.monotonic()
@@ -223,28 +236,31 @@ class AwsTarget(Target):
     def build_session(self, run: RunDir) -> Iterator[dict[str, str]]:
         """Packer's key pair and security group (tagged), IMDSv2, the build SSH seam; all gone on exit."""
         self.bind_run(run)
-        conn = self.conn
-        record: dict = {"purpose": "build"}
-        with tempfile.TemporaryDirectory(prefix="bakery-aws-") as private, translated_errors():
-            try:
-                with resources.removed_on_exit(conn, run.run_id, "build", record), \
-                        resources.imdsv2_required(conn, run.run_id, "build", record):
-                    key = resources.create_key_pair(conn, run.run_id, "build", Path(private))
-                    group = resources.create_security_group(conn, run.run_id, "build", self.caller_cidr())
-                    record.update(key_pair=key.name, security_group=group, source_cidr=self.caller_cidr())
-                    env = {"PKR_VAR_aws_ssh_keypair_name": key.name, "PKR_VAR_aws_ssh_private_key_file": str(key.path),
-                           "PKR_VAR_aws_security_group_id": group}
-                    values = {"run_id": run.run_id, "key_file": str(key.path), "user": self._ssh_user,
-                              "instance_id": "", "ami_id": ""}
-                    with seam.endpoint(seam.SeamCommands.from_settings(self.settings), "build", values) as lease:
-                        if lease is not None:
-                            env.update(PKR_VAR_aws_ssh_host=lease.host, PKR_VAR_aws_ssh_port=str(lease.port))
-                            record["ssh_endpoint"] = f"{lease.host}:{lease.port}"
-                        yield env
-                        if lease is not None:
-                            lease.values["ami_id"] = built_ami(run, conn.region)
-            finally:
-                run.write_json("aws-build.json", record)
+        conn, record = self.conn, {"purpose": "build"}
+        try:
+            with tempfile.TemporaryDirectory(prefix="bakery-aws-") as private, translated_errors(), \
+                    resources.removed_on_exit(conn, run.run_id, "build", record), \
+                    resources.imdsv2_required(conn, run.run_id, "build", record):
+                key = resources.create_key_pair(conn, run.run_id, "build", Path(private))
+                group = resources.create_security_group(conn, run.run_id, "build", self.caller_cidr())
+                record.update(key_pair=key.name, security_group=group, source_cidr=self.caller_cidr())
+                env = {"PKR_VAR_aws_ssh_keypair_name": key.name, "PKR_VAR_aws_ssh_private_key_file": str(key.path),
+                       "PKR_VAR_aws_security_group_id": group}
+                values = {"run_id": run.run_id, "key_file": str(key.path), "user": self._ssh_user,
+                          "instance_id": "", "ami_id": self._source_ami}
+                # the release command gets the AMI the build made, or "" when it made none
+                with seam.endpoint(self._seam(), "build", values, release_values={"ami_id": ""}) as lease:
+                    if lease is not None:
+                        env.update(PKR_VAR_aws_ssh_host=lease.host, PKR_VAR_aws_ssh_port=str(lease.port))
+                        record["ssh_endpoint"] = f"{lease.host}:{lease.port}"
+                    yield env
+                    if lease is not None:
+                        lease.values["ami_id"] = built_ami(run, conn.region)
+        finally:
+            run.write_json("aws-build.json", record)
+
+    def _seam(self) -> seam.SeamCommands:
+        return seam.SeamCommands.from_settings(self.settings)
 
 
 def built_ami(run: RunDir, region: str) -> str:

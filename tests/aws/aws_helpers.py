@@ -20,7 +20,8 @@ def leftovers(ec2, run_id: str) -> dict[str, list[str]]:
     found = {
         "instances": instances,
         "key_pairs": [k["KeyName"] for k in ec2.describe_key_pairs(Filters=run_filter(run_id))["KeyPairs"]],
-        "security_groups": [g["GroupId"] for g in ec2.describe_security_groups(Filters=run_filter(run_id))["SecurityGroups"]],
+        "security_groups": [g["GroupId"] for g in
+                            ec2.describe_security_groups(Filters=run_filter(run_id))["SecurityGroups"]],
         "volumes": [v["VolumeId"] for v in ec2.describe_volumes(Filters=run_filter(run_id))["Volumes"]],
     }
     return {kind: ids for kind, ids in found.items() if ids}
@@ -67,5 +68,5 @@ def snapshots_of(ec2, ami_id: str) -> list[str]:
     return [m["Ebs"]["SnapshotId"] for m in image["BlockDeviceMappings"] if "Ebs" in m]
 
 
-def snapshot_exists(ec2, snapshot_id: str) -> bool:
-    return any(s["SnapshotId"] == snapshot_id for s in ec2.describe_snapshots(OwnerIds=["self"])["Snapshots"])
+def snapshot_ids(ec2) -> set[str]:
+    return {s["SnapshotId"] for s in ec2.describe_snapshots(OwnerIds=["self"])["Snapshots"]}

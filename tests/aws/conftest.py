@@ -30,7 +30,8 @@ REGION = "us-east-1"
 # A moto catalog AMI whose root device is EBS (moto's create_image needs one).
 CATALOG_FILTER = {"name": "ubuntu/images/hvm-ssd/ubuntu-xenial-16.04-amd64-server-*", "owners": ["099720109477"]}
 ENDPOINT_SCRIPT = REPO / "tests" / "aws" / "endpoint.py"
-SLOW_ROLE = "---\n- name: Take a while (so a test can interrupt the bake)\n  ansible.builtin.command: sleep 120\n  changed_when: false\n"
+SLOW_ROLE = ("---\n- name: Take a while (so a test can interrupt the bake)\n"
+             "  ansible.builtin.command: sleep 120\n  changed_when: false\n")
 
 
 @pytest.fixture(scope="session")
@@ -53,7 +54,8 @@ def moto_endpoint():
 def aws_env(moto_endpoint, rehearsal_token, base_ref, tmp_path_factory):
     """Fake credentials, the moto endpoint and the rehearsal's seam commands, for bakery and Packer."""
     empty = tmp_path_factory.mktemp("aws-config") / "none"
-    release = f"{sys.executable} {ENDPOINT_SCRIPT} down --session {rehearsal_token} --phase {{phase}} --run {{run_id}} --ami {{ami_id}}"
+    release = (f"{sys.executable} {ENDPOINT_SCRIPT} down --session {rehearsal_token} --phase {{phase}}"
+               " --run {run_id} --ami {ami_id}")
     build = (f"{sys.executable} {ENDPOINT_SCRIPT} up --session {rehearsal_token} --base {base_ref} --phase {{phase}}"
              " --run {run_id} --ami {ami_id} --key {key_file} --user {user}")
     values = {
@@ -63,7 +65,8 @@ def aws_env(moto_endpoint, rehearsal_token, base_ref, tmp_path_factory):
         "BAKERY_AWS_BUILD_SSH_ENDPOINT_COMMAND": build, "BAKERY_AWS_SSH_ENDPOINT_RELEASE_COMMAND": release,
     }
     with pytest.MonkeyPatch.context() as patch:
-        for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "BAKERY_AWS_SSH_ENDPOINT_COMMAND", "BAKERY_AWS_SSH_SOURCE_CIDR"):
+        for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "BAKERY_AWS_SSH_ENDPOINT_COMMAND",
+                     "BAKERY_AWS_SSH_SOURCE_CIDR"):
             patch.delenv(name, raising=False)
         for name, value in values.items():
             patch.setenv(name, value)

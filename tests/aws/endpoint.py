@@ -8,9 +8,9 @@ bakery runs this through its SSH endpoint seam (bakery/aws/seam.py):
                                          the container as the podman image standing for that AMI
                                          (label bakery.ami-id=<ami>), which is what the AMI holds
 
-`up` plays cloud-init: it creates the login user with passwordless sudo, puts the run's
-public key in ~/.ssh/authorized_keys on a tmpfs (so it never reaches a committed image),
-makes missing SSH host keys, waits for sshd, and prints 127.0.0.1:<port>.
+`up` plays cloud-init: it creates the login user with passwordless sudo, adds the run's
+public key to ~/.ssh/authorized_keys (the bake's last provisioner removes it again, as it
+must on AWS), makes missing SSH host keys, waits for sshd, and prints 127.0.0.1:<port>.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import json
 import socket
 import sys
 import time
+from pathlib import Path
 
 from bakery import proc
 
@@ -38,7 +39,8 @@ def container_name(phase: str, run_id: str) -> str:
 
 
 def image_for_ami(ami_id: str) -> str:
-    found = json.loads(podman("images", "--filter", f"label={LABEL_AMI_ID}={ami_id}", "--format", "json").stdout or "[]")
+    listed = podman("images", "--filter", f"label={LABEL_AMI_ID}={ami_id}", "--format", "json").stdout
+    found = json.loads(listed or "[]")
     if not found:
         sys.exit(f"endpoint: no local image stands for {ami_id}")
     return found[0]["Id"]
@@ -51,17 +53,21 @@ def start(args: argparse.Namespace) -> str:
               "bakery.instance-id": args.instance or ""}
     podman("run", "-d", f"--name={name}", *[f"--label={k}={v}" for k, v in labels.items()],
            "--systemd=always", f"--hostname={args.phase}-{args.run[-6:]}", "--publish=127.0.0.1::22",
-           f"--tmpfs=/home/{args.user}/.ssh:rw,mode=0700", "--entrypoint=/bin/sh", image,
+           "--entrypoint=/bin/sh", image,
            "-c", "ssh-keygen -A >/dev/null 2>&1; exec /sbin/init")
     return name
 
 
 def play_cloud_init(name: str, user: str, key_file: str) -> None:
-    public_key = proc.run(["ssh-keygen", "-y", "-f", key_file]).stdout.strip()
+    """What cloud-init does on a Debian AMI: the login user, sudo, and the key pair's public key.
+
+    EC2 ends the key's line with the key pair's name; bakery names the key file after it.
+    """
+    key_type, key_data = proc.run(["ssh-keygen", "-y", "-f", key_file]).stdout.split()[:2]
     script = "\n".join([
-        f"id -u {user} >/dev/null 2>&1 || useradd --no-create-home --shell /bin/bash {user}",
-        f"chown {user}: /home/{user} /home/{user}/.ssh",
-        f"printf '%s\\n' '{public_key}' > /home/{user}/.ssh/authorized_keys",
+        f"id -u {user} >/dev/null 2>&1 || useradd --create-home --shell /bin/bash {user}",
+        f"install -d -m 700 -o {user} -g {user} /home/{user}/.ssh",
+        f"echo '{key_type} {key_data} {Path(key_file).name}' >> /home/{user}/.ssh/authorized_keys",
         f"chown {user}: /home/{user}/.ssh/authorized_keys && chmod 600 /home/{user}/.ssh/authorized_keys",
         f"echo '{user} ALL=(ALL) NOPASSWD:ALL' > /etc/sudoers.d/90-cloud-init-users",
         "chmod 440 /etc/sudoers.d/90-cloud-init-users",

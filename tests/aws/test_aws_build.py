@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import json
+import shutil
 import signal
 import time
 from pathlib import Path
 
+import boto3
 import pytest
+import yaml
 
 from aws_helpers import instances_of, leftovers, tags_of
 from bakery.aws import session
 from bakery.aws.promote import promote
 from bakery.config import load_project
 from bakery.errors import ExitStatus
-from helpers import bakery_process, processes_mentioning
+from helpers import bakery_process, podman_json, processes_mentioning
 
 pytestmark = pytest.mark.aws_rehearsal
 
@@ -96,6 +99,8 @@ def test_verified_ami_is_reused_and_can_be_promoted(tiny_ami, tiny_verified, aws
     again = bakery_cli("-C", aws_project, "build", "tiny", "--target", "aws", "--no-verify", "--json")
     assert again.rc == 0, again.err
     assert again.json()["reused"] is True and again.json()["image"] == tiny_ami["image"]
+    plan = bakery_cli("-C", aws_project, "plan", "tiny", "--target", "aws", "--json")
+    assert plan.rc == 0 and plan.json()[0]["status"] == "up to date", plan.err
     project = load_project(aws_project)
     assert promote(session.connect(project.aws), project, "tiny", "dev", tiny_ami["image"]).env == "dev"
 
@@ -131,7 +136,8 @@ def test_sigint_leaves_no_instance_key_pair_or_security_group(aws_project, ec2):
     assert process.returncode == ExitStatus.INTERRUPTED, err
     assert leftovers(ec2, run.name) == {}
     assert processes_mentioning(run.name) == []
-    assert ec2.describe_images(Owners=["self"], Filters=[{"Name": "tag:bakery:run-id", "Values": [run.name]}])["Images"] == []
+    made = ec2.describe_images(Owners=["self"], Filters=[{"Name": "tag:bakery:run-id", "Values": [run.name]}])
+    assert made["Images"] == []
     state = json.loads((run / "state.json").read_text())["stages"]
     assert state[-1]["stage"] == "bake" and state[-1]["status"] == "failed"
 
@@ -145,3 +151,36 @@ def _task_started(run: Path, task: str) -> bool:
         if event.get("event") == "playbook_on_task_start" and task in event.get("event_data", {}).get("task", ""):
             return True
     return False
+
+
+def test_kms_encryption_and_copy_regions(aws_project, bakery_cli, tmp_path, moto_endpoint):
+    """Packer encrypts the AMI with the configured key and copies it; moto does not model the encryption."""
+    project = tmp_path / "kms-project"
+    shutil.copytree(aws_project, project, ignore=shutil.ignore_patterns(".bakery"))
+    key = boto3.client("kms", endpoint_url=moto_endpoint, region_name="us-east-1").create_key()["KeyMetadata"]["Arn"]
+    config = yaml.safe_load((project / "bakery.yml").read_text())
+    config["aws"].update(kms_key_id=key, copy_regions=["us-west-2"])
+    (project / "bakery.yml").write_text(yaml.safe_dump(config, sort_keys=False))
+    result = bakery_cli("-C", project, "build", "tiny", "--target", "aws", "--no-verify", "--force", "--json")
+    assert result.rc == 0, result.err
+    built = result.json()
+    run = Path(built["run_dir"])
+    assert json.loads((run / "packer" / "bakery.pkrvars.json").read_text())["aws_kms_key_id"] == key
+    assert "Copying/Encrypting AMI" in (run / "packer.log").read_text()
+    artifact = json.loads((run / "manifest.json").read_text())["builds"][-1]["artifact_id"]
+    regions = dict(part.split(":") for part in artifact.split(","))
+    assert regions == {"us-east-1": built["image"], "us-west-2": regions["us-west-2"]}
+    copy = boto3.client("ec2", endpoint_url=moto_endpoint, region_name="us-west-2")
+    assert tags_of(copy, regions["us-west-2"])["bakery:fingerprint"] == built["fingerprint"]
+
+
+def test_failing_task_names_role_and_task_and_leaves_nothing(aws_project, bakery_cli, ec2):
+    known = set((aws_project / ".bakery" / "runs").glob("*"))
+    result = bakery_cli("-C", aws_project, "build", "broken", "--target", "aws")
+    assert result.rc == ExitStatus.BUILD_FAILED
+    assert "in role 'broken' task 'Fail on purpose'" in result.err.strip().splitlines()[-1]
+    (run,) = new_runs(aws_project, known)
+    assert leftovers(ec2, run.name) == {}
+    made = ec2.describe_images(Owners=["self"], Filters=[{"Name": "tag:bakery:run-id", "Values": [run.name]}])
+    assert made["Images"] == []
+    assert podman_json("images", "--filter", f"label=bakery.run-id={run.name}") == []

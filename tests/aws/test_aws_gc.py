@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from aws_helpers import catalog_ami, images_and_snapshots, leftovers, make_ami, snapshot_exists, snapshots_of
+from aws_helpers import catalog_ami, images_and_snapshots, leftovers, make_ami, snapshot_ids, snapshots_of
 from bakery.aws import resources, session, tags
 from bakery.aws.gc import gc_amis, gc_orphans
 from bakery.config import load_project
@@ -43,11 +43,12 @@ def amis(ec2, ssm, autoscaling, service) -> dict[str, str]:
         "newest_verified": make_ami(ec2, service),
         "unverified": make_ami(ec2, service, verified=None),
     }
-    ec2.create_launch_template(LaunchTemplateName=f"{service}-lt", LaunchTemplateData={"ImageId": made["in_launch_template"]})
+    ec2.create_launch_template(LaunchTemplateName=f"{service}-lt",
+                               LaunchTemplateData={"ImageId": made["in_launch_template"]})
     autoscaling.create_launch_configuration(LaunchConfigurationName=f"{service}-lc", InstanceType="t3.small",
                                             ImageId=made["in_launch_configuration"])
-    autoscaling.create_auto_scaling_group(AutoScalingGroupName=f"{service}-asg", LaunchConfigurationName=f"{service}-lc",
-                                          MinSize=0, MaxSize=0, AvailabilityZones=["us-east-1a"])
+    autoscaling.create_auto_scaling_group(AutoScalingGroupName=f"{service}-asg", MinSize=0, MaxSize=0,
+                                          LaunchConfigurationName=f"{service}-lc", AvailabilityZones=["us-east-1a"])
     ssm.put_parameter(Name=f"/bakery/{service}/prod/ami", Value=made["in_ssm"], Type="String")
     return made
 
@@ -66,10 +67,11 @@ def test_gc_keeps_referenced_and_newest_and_deletes_the_rest_with_snapshots(conn
     assert kept[amis["promoted"]] == "promoted to dev"
     assert all(not r.error for r in result.removed)
     existing = {i["ImageId"] for i in ec2.describe_images(Owners=["self"])["Images"]}
+    existing_snapshots = snapshot_ids(ec2)
     for name, ami in amis.items():
         removed = name in ("failed", "old_verified", "unverified")
         assert (ami in existing) is not removed, name
-        assert all(snapshot_exists(ec2, s) is not removed for s in snapshots[name]), name
+        assert all((s in existing_snapshots) is not removed for s in snapshots[name]), name
 
 
 def test_gc_dry_run_changes_nothing(conn, ec2, service, amis):
@@ -126,4 +128,4 @@ def _run_resources(conn, ec2, run_id: str, directory) -> None:
     group = resources.create_security_group(conn, run_id, "build", "127.0.0.1/32")
     resources.launch_instance(conn, catalog_ami(ec2), "t3.small", key.name, group, tags.run_tags(run_id, "build"))
     ec2.create_volume(AvailabilityZone="us-east-1a", Size=1,
-                      TagSpecifications=[{"ResourceType": "volume", "Tags": tags.as_list(tags.run_tags(run_id, "build"))}])
+                      TagSpecifications=tags.specs(["volume"], tags.run_tags(run_id, "build")))
