@@ -70,10 +70,11 @@ class BuildResult:
         return asdict(self)
 
 
-def build_service(project: Project, service_name: str, target_name: str, options: BuildOptions, reporter: Reporter) -> BuildResult:
+def build_service(project: Project, service_name: str, target_name: str, options: BuildOptions, reporter: Reporter,
+                  target_options: dict | None = None) -> BuildResult:
     """Resolve everything first (so bad input fails before anything starts), then run the stages."""
     playbook = resolve_service_playbook(project, service_name)
-    target = get_target(target_name)
+    target = get_target(target_name, project, **(target_options or {}))
     stages = select_stages(STAGES, skip=options.skip, until=options.until)
     if "verify" in [s.name for s in stages]:
         suite_for(project, service_name)
@@ -117,7 +118,7 @@ def stage_bake(ctx: BuildContext) -> None:
     existing = ctx.target.find_image(ctx.service_name, ctx.fingerprint.digest)
     if existing is not None and not ctx.options.force:
         ctx.image, ctx.reused = existing, True
-        ctx.verdict = catalog.status_of(ctx.project.state_dir(), existing.image_id)
+        ctx.verdict = ctx.target.verdict(ctx.project, existing)
         ctx.reporter.info(f"up to date: {existing.ref} has the same fingerprint ({ctx.verdict}; --force rebakes)")
         return
     with tempfile.TemporaryDirectory(prefix="bakery-vars-") as private:

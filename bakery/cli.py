@@ -19,7 +19,7 @@ from bakery import base as bases
 from bakery import config, deploy, doctor, envs, gc, images, locks, many, plan, roletest, verify
 from bakery.deploy import local as deploy_local
 from bakery.build import BuildOptions, build_service
-from bakery.errors import BakeryError, ConfigError, ExitStatus
+from bakery.errors import BakeryError, ConfigError, ExitStatus, GateRefused
 from bakery.inputs import resolve_service_playbook, service_fingerprint
 from bakery.progress import make_reporter
 from bakery.rundir import RunDir
@@ -37,6 +37,11 @@ app.add_typer(config_app, name="config")
 class State:
     project_dir: Path = Path(".")
     debug: bool = False
+    aws: dict = {}  # --region/--profile/--endpoint-url for the aws target
+
+    def aws_args(self) -> list[str]:
+        """The global aws flags again, for child bakery processes."""
+        return [a for key, value in self.aws.items() if value for a in (f"--{key.replace('_', '-')}", value)]
 
 
 state = State()
@@ -58,8 +63,25 @@ def _global(
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False,
     version: Annotated[bool, typer.Option("--version", help="Print the version and exit.", is_eager=True,
                                           callback=lambda v: _print_version(v))] = False,
+    region: Annotated[Optional[str], typer.Option("--region", help="aws target: region (else AWS_REGION, bakery.yml).")] = None,
+    profile: Annotated[Optional[str], typer.Option("--profile", help="aws target: credentials profile (else AWS_PROFILE).")] = None,
+    endpoint_url: Annotated[Optional[str], typer.Option(
+        "--endpoint-url", help="aws target: EC2/SSM endpoint, e.g. moto or LocalStack (else BAKERY_AWS_ENDPOINT_URL).")] = None,
 ) -> None:
     state.project_dir, state.debug = project, debug
+    state.aws = {"region": region, "profile": profile, "endpoint_url": endpoint_url}
+
+
+def target_for(project: config.Project, name: str | None):
+    """The target by name (default: build.target in bakery.yml), bound to the project and the aws flags."""
+    name = name or project.build.target
+    return get_target(name, project, **(state.aws if name == "aws" else {}))
+
+
+def aws_connection(project: config.Project):
+    from bakery.aws.session import connect
+
+    return connect(project.aws, **state.aws)
 
 
 def _print_version(value: bool) -> None:
@@ -96,7 +118,8 @@ def build(
         _build_many(project, names, target_name, jobs, child_args, json_output)
         return
     options = BuildOptions(force=force, no_layers=no_layers, skip=skip, until=until)
-    result = build_service(project, names[0], target_name, options, make_reporter())
+    result = build_service(project, names[0], target_name, options, make_reporter(),
+                           state.aws if target_name == "aws" else None)
     if json_output:
         emit_json(result.as_dict())
         return
@@ -108,7 +131,8 @@ def build(
 
 def _build_many(project, names: list[str], target_name: str, jobs: int, child_args: list[str], json_output: bool):
     run = RunDir.create(project.state_dir(), "build-many")
-    outcomes = many.build_all(project, names, target_name, jobs, child_args, run, lambda m: print(m, file=sys.stderr))
+    outcomes = many.build_all(project, names, target_name, jobs, child_args, run, lambda m: print(m, file=sys.stderr),
+                              state.aws_args(), state.aws if target_name == "aws" else None)
     if json_output:
         emit_json([asdict(o) for o in outcomes])
     else:
@@ -130,7 +154,7 @@ def verify_cmd(
     """Boot an image, run the hygiene checks and SERVICE's testinfra suite, and record the verdict."""
     project = load()
     run = RunDir.create(project.state_dir(), "verify")
-    target_impl = get_target(target or project.build.target)
+    target_impl = target_for(project, target)
     if host:
         record = _pick_image(target_impl, service, image) if image else None
         report = verify.verify_host(project, service, host, run, record)
@@ -170,7 +194,7 @@ def plan_cmd(
     """Say which services would rebuild and why. Exit 0: all up to date, 2: something would rebuild, 1: error."""
     try:
         project = load()
-        target_impl = get_target(target or project.build.target)
+        target_impl = target_for(project, target)
         names = list(project.services) if all_services or not services else services
         for name in names:
             project.service(name)  # unknown names fail before any work
@@ -215,17 +239,58 @@ def test_roles_cmd(
     roletest.raise_if_failed(results)
 
 
+@app.command("promote")
+def promote_cmd(
+    service: Annotated[str, typer.Argument(help="Service from bakery.yml")],
+    env: Annotated[str, typer.Option("--to", "--env", help="Environment to promote to")],
+    image: Annotated[Optional[str], typer.Option("--image", help="AMI id (default: newest verified, or newest promoted to the previous env).")] = None,
+    json_output: JsonFlag = False,
+) -> None:
+    """aws target: tag an AMI bakery:promoted-ENV after checking the gates in bakery.yml (exit 7 if refused)."""
+    from bakery.aws import promote as aws_promote
+
+    project = load()
+    ami_id = image or _default_promotion_ami(project, service, env)
+    promotion = aws_promote.promote(aws_connection(project), project, service, env, ami_id)
+    if json_output:
+        emit_json(asdict(promotion))
+        return
+    verb = "was already promoted" if promotion.already else "promoted"
+    print(f"{promotion.ami_id} {verb} to {env} ({promotion.at})", file=sys.stderr)
+
+
+def _default_promotion_ami(project: config.Project, service: str, env: str) -> str:
+    from bakery.aws import promote as aws_promote
+
+    after = aws_promote.environment_after(project, env)
+    candidates = target_for(project, "aws").list_images(service)
+    wanted = (lambda i: f"bakery.promoted-{after}" in i.labels) if after else (lambda i: i.labels.get("bakery.verified") == "true")
+    for record in candidates:  # newest first
+        if wanted(record):
+            return record.image_id
+    raise GateRefused(f"no AMI of '{service}' is {'promoted to ' + after if after else 'verified'} yet",
+                      hint=f"run bakery {'promote ' + service + ' --to ' + after if after else 'build ' + service + ' --target aws'}")
+
+
 @app.command("gc")
 def gc_cmd(
     services: Annotated[Optional[list[str]], typer.Argument(help="Only these services (default: all)")] = None,
     keep: Annotated[int, typer.Option("--keep", min=1, help="Images kept per service (newest first).")] = 3,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Only say what would be removed.")] = False,
+    target: TargetOpt = None,
+    orphans: Annotated[bool, typer.Option("--orphans", help="aws: remove temporary resources of runs that are over.")] = False,
+    older_than: Annotated[float, typer.Option("--older-than", min=0, help="aws --orphans: only runs older than this many seconds.")] = 6 * 3600,
     json_output: JsonFlag = False,
 ) -> None:
-    """Remove old images and the role layers no kept image uses (local target)."""
+    """Remove old images and what only they use: role layers (local), snapshots (aws); --orphans for leftovers."""
     project = load()
     for name in services or []:
         project.service(name)
+    if (target or project.build.target) == "aws":
+        _gc_aws(project, services, keep, dry_run, orphans, older_than, json_output)
+        return
+    if orphans:
+        raise ConfigError("--orphans is for the aws target", hint="local leftovers: podman ps -a --filter label=bakery.run-id")
     actions = gc.plan_local_gc(keep, services)
     if not dry_run:
         actions = gc.apply(actions)
@@ -258,7 +323,7 @@ def deploy_cmd(
     if target_name != "local":
         raise ConfigError(f"deploy to target '{target_name}' is not available yet", hint="use --target local")
     sizing = deploy.read_sizing(project, env)
-    record = deploy.choose_image(project, service, env, get_target(target_name).list_images(service), image)
+    record = deploy.choose_image(project, service, env, target_for(project, target_name).list_images(service), image)
     deploy.check_gates(project, service, env, record, approve)
     run = RunDir.create(project.state_dir(), "deploy")
     log = lambda m: print(m, file=sys.stderr)  # noqa: E731
@@ -327,6 +392,24 @@ def envs_diff_cmd(
                           hint=diff.violations[0])
 
 
+def _gc_aws(project, services, keep: int, dry_run: bool, orphans: bool, older_than: float, json_output: bool) -> None:
+    from bakery.aws import gc as aws_gc
+
+    conn = aws_connection(project)
+    if orphans:
+        result = aws_gc.gc_orphans(conn, project.state_dir(), older_than_s=older_than, dry_run=dry_run)
+    else:
+        result = aws_gc.gc_amis(conn, keep=keep, dry_run=dry_run, state_dir=project.state_dir(), services=services)
+    if json_output:
+        emit_json(result.as_dict())
+        return
+    data = result.as_dict()
+    for item in data.get("removed", []):
+        print(f"{'would remove' if dry_run else 'removed'}: {item}")
+    for item in data.get("failed", []):
+        print(f"FAILED: {item}")
+
+
 @app.command("images")
 def images_cmd(
     service: Annotated[Optional[str], typer.Argument(help="Only this service")] = None,
@@ -335,7 +418,8 @@ def images_cmd(
 ) -> None:
     """List baked images with fingerprint, age and size."""
     project = load()
-    rows = [images.image_row(i, project.state_dir()) for i in images.list_images(service, target or project.build.target)]
+    target_name = target or project.build.target
+    rows = images.list_images(project, service, target_name, **(state.aws if target_name == "aws" else {}))
     if json_output:
         emit_json(rows)
         return
@@ -368,7 +452,7 @@ def fingerprint_cmd(
 ) -> None:
     """Compute SERVICE's image fingerprint (builds the base first if it is missing)."""
     project = load()
-    target_impl = get_target(target or project.build.target)
+    target_impl = target_for(project, target)
     base = target_impl.prepare_base(project, project.service(service).base, lambda m: print(m, file=sys.stderr))
     fp = service_fingerprint(project, service, base.image_id, target_impl.name)
     if json_output:

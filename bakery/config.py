@@ -53,7 +53,21 @@ class AwsSettings(Strict):
     copy_regions: list[str] = Field([], description="copy each AMI to these regions too")
     ssh_endpoint_command: str | None = Field(
         None, description="seam: command printing host:port to reach an instance over SSH; placeholders"
-        " {instance_id} {ami_id} {run_id}; default: the instance's address from EC2, port 22")
+        " {phase} {instance_id} {ami_id} {run_id} {key_file} {user}; default: the instance's address from EC2, port 22")
+    build_ssh_endpoint_command: str | None = Field(
+        None, description="seam: command printing host:port that Packer connects to instead of the build instance;"
+        " placeholders {phase} {run_id} {ami_id} (the base AMI) {key_file} {user}")
+    ssh_endpoint_release_command: str | None = Field(
+        None, description="seam: run when a build or verification ends, whatever happened;"
+        " {ami_id} is the AMI the build made, or empty")
+    ssh_source_cidr: str | None = Field(
+        None, description="address range allowed to SSH to build/verify instances; default: the caller's /32")
+
+    @model_validator(mode="after")
+    def _no_open_ssh(self) -> AwsSettings:
+        if self.ssh_source_cidr is not None and self.ssh_source_cidr.endswith("/0"):
+            raise ValueError(f"ssh_source_cidr {self.ssh_source_cidr} opens SSH to the world; use the caller's /32")
+        return self
 
 
 class Waiver(Strict):

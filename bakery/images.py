@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 import time
-from pathlib import Path
-
-from bakery import catalog
 from bakery.targets import ImageRecord, get_target
 
 
-def list_images(service: str | None, target: str = "local") -> list[ImageRecord]:
-    return get_target(target).list_images(service)
+def list_images(project, service: str | None, target: str = "local", **target_options) -> list[dict]:
+    """Rows for `bakery images`, newest first, with each image's verification verdict."""
+    target_impl = get_target(target, project, **target_options)
+    return [image_row(i, target_impl.verdict(project, i)) for i in target_impl.list_images(service)]
 
 
-def image_row(image: ImageRecord, state_dir: Path, now: float | None = None) -> dict:
+def image_row(image: ImageRecord, verdict: str, now: float | None = None) -> dict:
     return {
-        "verification": catalog.status_of(state_dir, image.image_id),
+        "verification": verdict,
         "service": image.service,
         "image": image.ref,
         "image_id": image.image_id,

@@ -28,14 +28,15 @@ class ServiceOutcome:
 
 
 def build_all(project: Project, services: list[str], target_name: str, jobs: int, child_args: list[str],
-              run: RunDir, log) -> list[ServiceOutcome]:
-    target = get_target(target_name)
+              run: RunDir, log, global_args: list[str] | None = None, target_options: dict | None = None
+              ) -> list[ServiceOutcome]:
+    target = get_target(target_name, project, **(target_options or {}))
     target.ensure_prerequisites()
     for base_name in dict.fromkeys(project.service(s).base for s in services):
         target.prepare_base(project, base_name, log)  # once, before the parallel builds
     logs_dir = run.path / "services"
     logs_dir.mkdir()
-    commands = [_child_argv(project, s, target_name, child_args) for s in services]
+    commands = [_child_argv(project, s, target_name, child_args, global_args or []) for s in services]
     logs = [logs_dir / f"{s}.log" for s in services]
     log(f"building {len(services)} services, {jobs} at a time (logs: {logs_dir})")
     results = proc.run_parallel(commands, jobs=jobs, log_paths=logs, env=proc.tool_env({"NO_COLOR": "1"}))
@@ -44,9 +45,9 @@ def build_all(project: Project, services: list[str], target_name: str, jobs: int
     return outcomes
 
 
-def _child_argv(project: Project, service: str, target: str, extra: list[str]) -> list[str]:
-    return [sys.executable, "-m", "bakery", "-C", str(project.root), "build", service, "--target", target,
-            "--json", *extra]
+def _child_argv(project: Project, service: str, target: str, extra: list[str], global_args: list[str]) -> list[str]:
+    return [sys.executable, "-m", "bakery", "-C", str(project.root), *global_args, "build", service,
+            "--target", target, "--json", *extra]
 
 
 def _outcome(service: str, result: proc.CommandResult, log_path: Path) -> ServiceOutcome:

@@ -6,6 +6,10 @@ packer {
       source  = "github.com/hashicorp/docker"
       version = ">= 1.0.0"
     }
+    amazon = {
+      source  = "github.com/hashicorp/amazon"
+      version = ">= 1.2.0"
+    }
     ansible = {
       source  = "github.com/hashicorp/ansible"
       version = ">= 1.1.0"

@@ -50,7 +50,7 @@ class SeamCommands:
 
     @classmethod
     def from_settings(cls, settings: AwsSettings) -> SeamCommands:
-        return cls(**{role: os.environ.get(ENV[role]) or getattr(settings, FIELDS[role], None) for role in ENV})
+        return cls(**{role: os.environ.get(ENV[role]) or getattr(settings, FIELDS[role]) for role in ENV})
 
     def for_phase(self, phase: str) -> str | None:
         return self.build if phase == "build" else self.verify

@@ -12,11 +12,12 @@ REGISTRY: dict[str, type[Target]] = {
 }
 
 
-def get_target(name: str) -> Target:
+def get_target(name: str, project=None, **options) -> Target:
+    """The named target, bound to project; options go to the target (aws: region, profile, endpoint_url)."""
     if name not in REGISTRY:
         hint = "not available yet" if name in TARGET_NAMES else f"known targets: {', '.join(REGISTRY)}"
         raise ConfigError(f"unknown target '{name}'", hint=hint)
-    return REGISTRY[name]()
+    return REGISTRY[name].create(project, **options)
 
 
 __all__ = ["REGISTRY", "BaseArtifact", "ImageRecord", "Target", "get_target"]

@@ -59,6 +59,15 @@ class AwsTarget(Target):
         self._cidr: str | None = None
         self._endpoints: dict[str, SshEndpoint] = {}
 
+    @classmethod
+    def create(cls, project: Project | None = None, **options) -> AwsTarget:
+        return cls(project, **options)
+
+    def verdict(self, project: Project, image: ImageRecord) -> str:
+        """The AMI's own bakery:verified tag is the record on AWS."""
+        value = image.labels.get("bakery.verified")  # the bakery:verified tag, as a label
+        return {tags.TRUE: "passed", tags.FALSE: "failed"}.get(value or "", "unverified")
+
     # -- settings ---------------------------------------------------------------------------
 
     @property
@@ -84,7 +93,7 @@ class AwsTarget(Target):
 
     def caller_cidr(self) -> str:
         if self._cidr is None:
-            self._cidr = resources.caller_cidr(self.conn, getattr(self.settings, "ssh_source_cidr", None))
+            self._cidr = resources.caller_cidr(self.conn, self.settings.ssh_source_cidr)
         return self._cidr
 
     # -- the Target interface -----------------------------------------------------------------

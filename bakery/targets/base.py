@@ -66,6 +66,17 @@ class Target(ABC):
     packer_source: str  # the build to run: -only=<packer_source>
     supports_layers: bool = False  # can bake role by role, each role's result cached as a layer
 
+    @classmethod
+    def create(cls, project: Project | None = None, **options) -> Target:
+        """The target for a project; options are target-specific (aws: region, profile, endpoint_url)."""
+        return cls()
+
+    def verdict(self, project: Project, image: ImageRecord) -> str:
+        """passed, failed or unverified: from bakery's local catalog unless the target keeps its own."""
+        from bakery import catalog
+
+        return catalog.status_of(project.state_dir(), image.image_id)
+
     @abstractmethod
     def ensure_prerequisites(self) -> None:
         """Fail fast with a clear message when the target cannot work here."""

@@ -60,3 +60,25 @@ def test_unknown_environment_and_ami_are_config_errors(ec2, conn, project):
         promote(conn, project, "tiny", "qa", make_ami(ec2, "tiny"))
     with pytest.raises(ConfigError, match="does not exist"):
         promote(conn, project, "tiny", "dev", "ami-0123456789abcdef0")
+
+
+def test_promote_command_gates_and_exit_codes(ec2, bakery_cli, aws_project):
+    ami = make_ami(ec2, "tiny")
+    refused = bakery_cli("-C", aws_project, "promote", "tiny", "--to", "staging", "--image", ami)
+    assert refused.rc == 7 and "before dev" in refused.err
+    done = bakery_cli("-C", aws_project, "promote", "tiny", "--to", "dev", "--image", ami, "--json")
+    assert done.rc == 0, done.err
+    assert done.json()["ami_id"] == ami and tags_of(ec2, ami)["bakery:promoted-dev"] == done.json()["at"]
+    # without --image, staging takes the newest AMI promoted to dev
+    staging = bakery_cli("-C", aws_project, "promote", "tiny", "--to", "staging", "--json")
+    assert staging.rc == 0, staging.err
+    assert staging.json()["ami_id"] == ami
+
+
+def test_gc_command_dry_run_changes_nothing(ec2, bakery_cli, aws_project):
+    make_ami(ec2, "tiny")
+    before = {i["ImageId"] for i in ec2.describe_images(Owners=["self"])["Images"]}
+    result = bakery_cli("-C", aws_project, "gc", "tiny", "--target", "aws", "--keep", "1", "--dry-run", "--json")
+    assert result.rc == 0, result.err
+    assert result.json()["dry_run"] is True
+    assert {i["ImageId"] for i in ec2.describe_images(Owners=["self"])["Images"]} == before

@@ -6,7 +6,9 @@ from __future__ import annotations
 import json
 import os
 import shlex
+import time
 from contextlib import nullcontext
+from dataclasses import dataclass
 
 # sshd -T loads a host key before it prints anything, and images are baked without host
 # keys (a boot creates them), so a throwaway key stands in.
@@ -15,20 +17,47 @@ SSHD_EFFECTIVE_CONFIG = (
     '&& /usr/sbin/sshd -T -h "$key_dir/key"; rc=$?; rm -rf "$key_dir"; exit $rc'
 )
 
+# A tiny HTTP client run on the host: argv method, url[, JSON body]; prints the status, the
+# headers and the body as JSON, for error statuses too. Connection errors fail the command.
+HTTP_CLIENT = """
+import json, sys, urllib.error, urllib.request
+method, url, body = sys.argv[1], sys.argv[2], (sys.argv[3].encode() if len(sys.argv) > 3 else None)
+headers = {"Content-Type": "application/json"} if body is not None else {}
+request = urllib.request.Request(url, data=body, headers=headers, method=method)
+try:
+    response = urllib.request.urlopen(request, timeout=10)
+except urllib.error.HTTPError as error:
+    response = error
+with response:
+    text = response.read().decode("utf-8", "replace")
+    headers = {name.lower(): value for name, value in response.headers.items()}
+    print(json.dumps({"status": response.status, "headers": headers, "text": text}))
+"""
+
 
 def as_root(host):
     """Context for checks that need root: sudo, unless the connection already is root."""
     return nullcontext() if host.user().name == "root" else host.sudo()
 
 
+@dataclass(frozen=True)
+class HttpResponse:
+    status: int
+    headers: dict[str, str]  # names in lower case
+    text: str
+
+
+def http_request(host, method: str, url: str, body: str | None = None) -> HttpResponse:
+    """Send a request from the host itself, with its python3 (every bakery image has it)."""
+    argv = ["python3", "-c", HTTP_CLIENT, method, url] + ([] if body is None else [body])
+    reply = json.loads(host.check_output(shlex.join(argv)))
+    return HttpResponse(reply["status"], reply["headers"], reply["text"])
+
+
 def http_json(host, method: str, url: str, body: str | None = None) -> tuple[int, dict]:
-    """Send a request with curl on the host; return (HTTP status, decoded JSON body)."""
-    argv = ["curl", "--silent", "--show-error", "--max-time", "10", "--request", method]
-    if body is not None:
-        argv += ["--header", "Content-Type: application/json", "--data-binary", body]
-    argv += ["--write-out", r"\n%{http_code}", url]
-    text, status = host.check_output(shlex.join(argv)).rsplit("\n", 1)
-    return int(status), json.loads(text)
+    """Send a request from the host; return (HTTP status, decoded JSON body)."""
+    response = http_request(host, method, url, body)
+    return response.status, json.loads(response.text)
 
 
 def read_env_file(host, path: str) -> dict[str, str]:
@@ -40,22 +69,17 @@ def read_env_file(host, path: str) -> dict[str, str]:
     return {key.strip(): value.strip().strip("\"'") for key, value in pairs}
 
 
-def expected_app_identity(host, env_file: str) -> dict[str, str]:
+def expected_app_identity(host, env_file: str | None = None) -> dict[str, str]:
     """The version and fingerprint the app must report: BAKERY_EXPECT_VERSION and
     BAKERY_EXPECT_FINGERPRINT, else APP_VERSION and IMAGE_FINGERPRINT from env_file."""
-    app_env = read_env_file(host, env_file)
+    app_env = read_env_file(host, env_file) if env_file else {}
     values = {
         "version": os.environ.get("BAKERY_EXPECT_VERSION") or app_env.get("APP_VERSION", ""),
         "fingerprint": os.environ.get("BAKERY_EXPECT_FINGERPRINT") or app_env.get("IMAGE_FINGERPRINT", ""),
     }
-    assert all(values.values()), f"no expected version/fingerprint in the environment or {env_file}: {values}"
+    where = "BAKERY_EXPECT_VERSION/BAKERY_EXPECT_FINGERPRINT" + (f" or {env_file}" if env_file else "")
+    assert all(values.values()), f"no expected version/fingerprint in {where}: {values}"
     return values
-
-
-def http_status(host, url: str) -> int:
-    """The HTTP status of a GET, whatever the body."""
-    argv = ["curl", "--silent", "--max-time", "10", "--output", "/dev/null", "--write-out", "%{http_code}", url]
-    return int(host.check_output(shlex.join(argv)))
 
 
 def sshd_effective_config(host) -> dict[str, str]:
@@ -150,3 +174,11 @@ def assert_venv_builds_offline(host, venv: str, pyproject: str, module: str,
     host.check_output(f"{venv}/bin/pip install {offline} wheel")
     host.check_output(f"{venv}/bin/pip install {offline} --no-build-isolation {source}")
     host.check_output(f"cd / && {venv}/bin/python -c 'import {module}'")
+
+
+def wait_until_listening(host, address: str, timeout_s: float) -> None:
+    """Wait until something listens on address (testinfra's socket spec, e.g. tcp://127.0.0.1:80)."""
+    deadline = time.monotonic() + timeout_s
+    while not host.socket(address).is_listening:
+        assert time.monotonic() < deadline, f"nothing listens on {address} after {timeout_s} s"
+        time.sleep(0.5)
