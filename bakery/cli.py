@@ -19,7 +19,7 @@ from bakery import base as bases
 from bakery import config, deploy, doctor, envs, gc, images, locks, many, plan, roletest, verify
 from bakery.deploy import local as deploy_local
 from bakery.build import BuildOptions, build_service
-from bakery.errors import BakeryError, ConfigError, ExitStatus, GateRefused
+from bakery.errors import BakeryError, ConfigError, ExitStatus, GateRefused, Interrupted
 from bakery.inputs import resolve_service_playbook, service_fingerprint
 from bakery.progress import make_reporter
 from bakery.rundir import RunDir
@@ -199,6 +199,8 @@ def plan_cmd(
         for name in names:
             project.service(name)  # unknown names fail before any work
         entries = [plan.plan_service(project, name, target_impl) for name in names]
+    except Interrupted:
+        raise
     except BakeryError as exc:
         _report(exc, exc.one_line())
         raise typer.Exit(ExitStatus.ERROR) from None

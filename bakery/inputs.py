@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as package_version
@@ -58,7 +59,7 @@ def service_inputs(
     ]
     inputs += [tree_input("role", name, path, ROLE_EXCLUDES) for name, path in zip(playbook.roles, playbook.role_dirs)]
     inputs += [tree_input("vars", d.name, d) for d in playbook.vars_dirs]
-    inputs += [tree_input("vars_file", str(f.relative_to(playbook.playbook.parent)), f) for f in playbook.vars_files]
+    inputs += [tree_input("vars_file", os.path.relpath(f, playbook.playbook.parent), f) for f in playbook.vars_files]
     if service.app is not None:
         inputs.append(tree_input("app", service.app, project.path(service.app)))
     return inputs

@@ -74,5 +74,5 @@ def exec_in(name: str, *argv: str, timeout: float = 30) -> proc.CommandResult:
     return podman("exec", name, *argv, check=False, timeout=timeout)
 
 
-def remove(name: str) -> None:
-    podman("rm", "-f", "-t", "5", name, check=False)
+def remove(name: str, grace_s: int = 5) -> None:
+    podman("rm", "-f", "-t", str(grace_s), name, check=False)

@@ -75,6 +75,7 @@ def run_scenario(project: Project, role: str, base_ref: str, run: RunDir) -> Rol
     env = proc.tool_env({
         **callback_env(artifacts),
         "BAKERY_BASE_IMAGE": base_ref,
+        "BAKERY_RUN_ID": run.run_id,
         "ANSIBLE_ROLES_PATH": str(project.path("roles")),
         "ANSIBLE_NOCOLOR": "1",
         "PY_COLORS": "0",

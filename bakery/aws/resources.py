@@ -217,7 +217,7 @@ def removed_on_exit(conn: Connection, run_id: str, purpose: str, record: dict | 
     if removal.failed:
         item, why = removal.failed[0]
         raise AwsError(f"could not remove {len(removal.failed)} resource(s) of run {run_id}: {item.kind} {item.id}:"
-                       f" {why}", hint="bakery gc (orphans) removes them once the run is over")
+                       f" {why}", hint="bakery gc --target aws --orphans removes them once the run is over")
 
 
 def _remove_run(conn: Connection, run_id: str, purpose: str, record: dict | None) -> Removal:

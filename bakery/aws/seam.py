@@ -31,8 +31,7 @@ from bakery.errors import ConfigError
 
 PLACEHOLDERS = ("phase", "run_id", "instance_id", "ami_id", "key_file", "user")
 ENDPOINT_TIMEOUT_S = 600
-# Environment variables override bakery.yml; the last two stand in for config fields that
-# AwsSettings does not have yet (build_ssh_endpoint_command, ssh_endpoint_release_command).
+# Environment variables override the aws: settings in bakery.yml.
 ENV = {
     "verify": "BAKERY_AWS_SSH_ENDPOINT_COMMAND",
     "build": "BAKERY_AWS_BUILD_SSH_ENDPOINT_COMMAND",
