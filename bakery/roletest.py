@@ -77,6 +77,7 @@ def run_scenario(project: Project, role: str, base_ref: str, run: RunDir) -> Rol
         "BAKERY_BASE_IMAGE": base_ref,
         "BAKERY_RUN_ID": run.run_id,
         "BAKERY_MOLECULE_SUFFIX": f"-{run.run_id[-6:]}",  # concurrent runs get their own instances
+        "MOLECULE_EPHEMERAL_DIRECTORY": str(artifacts / "molecule"),  # ...and their own molecule state
         "ANSIBLE_ROLES_PATH": str(project.path("roles")),
         "ANSIBLE_NOCOLOR": "1",
         "PY_COLORS": "0",

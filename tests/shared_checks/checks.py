@@ -162,23 +162,10 @@ def assert_listens_on_loopback_only(host, port: int) -> None:
     assert not host.socket(f"tcp://0.0.0.0:{port}").is_listening, f"port {port} is open on every address"
 
 
-def assert_venv_builds_offline(host, venv: str, pyproject: str, module: str,
-                               wheel_dir: str = "/usr/share/python-wheels") -> None:
-    """A new venv installs wheel from wheel_dir and builds and installs a pyproject.toml
-    package holding `module`, with no index and no build isolation (no network)."""
-    source = f"{venv}-src"
-    host.check_output(f"python3 -m venv {venv} && mkdir -p {source}/{module}")
-    host.check_output(f"printf %s {shlex.quote(pyproject)} > {source}/pyproject.toml")
-    host.check_output(f"touch {source}/{module}/__init__.py")
-    offline = f"--no-index --no-cache-dir --find-links {wheel_dir}"
-    host.check_output(f"{venv}/bin/pip install {offline} wheel")
-    host.check_output(f"{venv}/bin/pip install {offline} --no-build-isolation {source}")
-    host.check_output(f"cd / && {venv}/bin/python -c 'import {module}'")
 
-
-def wait_until_listening(host, address: str, timeout_s: float) -> None:
-    """Wait until something listens on address (testinfra's socket spec, e.g. tcp://127.0.0.1:80)."""
+def wait_until(condition, timeout_s: float, what: str) -> None:
+    """Poll condition() until it is true; fail naming `what` after timeout_s."""
     deadline = time.monotonic() + timeout_s
-    while not host.socket(address).is_listening:
-        assert time.monotonic() < deadline, f"nothing listens on {address} after {timeout_s} s"
+    while not condition():
+        assert time.monotonic() < deadline, f"not after {timeout_s} s: {what}"
         time.sleep(0.5)
