@@ -32,10 +32,9 @@ from bakery.aws.ssh import SshEndpoint, write_config
 from bakery.config import CONFIG_NAME, AwsSettings, Project, load_project
 from bakery.errors import BakeryError, BuildFailed, ConfigError, PrerequisiteError
 from bakery.rundir import RunDir
-from bakery.targets.base import BaseArtifact, BootResult, ImageRecord, Instance, Target
+from bakery.targets.base import BaseArtifact, BootResult, ImageRecord, Instance, Target, wait_for_systemd
 
 LABEL_AMI_ID = "bakery.ami-id"  # on a local podman image standing for an AMI's filesystem (rehearsal)
-SETTLED_STATES = ("running", "degraded", "maintenance", "stopping")
 POLL_S = 1.0
 DEFAULT_SSH_USER = "admin"
 
@@ -219,16 +218,8 @@ class AwsTarget(Target):
                     InstanceIds=[instance.name], WaiterConfig={"Delay": 2, "MaxAttempts": max(1, int(timeout_s // 2))})
         except botocore.exceptions.WaiterError:
             return BootResult("timeout", round(time.monotonic() - started, 2), pending_units=("ec2 instance",))
-        state = "starting"
-        while time.monotonic() - started < timeout_s:
-            state = ssh.run("sudo", "-n", "systemctl", "is-system-running", timeout=30).stdout.strip() or "starting"
-            if state in SETTLED_STATES:
-                break
-            time.sleep(POLL_S)
-        else:
-            state = "timeout"
-        seconds = round(time.monotonic() - started, 2)
-        return BootResult(state, seconds, _column(ssh, 0, "list-units", "--failed"), _column(ssh, 1, "list-jobs"))
+        return wait_for_systemd(lambda *args: ssh.run("sudo", "-n", "systemctl", *args, timeout=30).stdout,
+                                timeout_s, started, POLL_S)
 
     def record_verdict(self, image: ImageRecord, passed: bool) -> None:
         conn = self.conn
@@ -289,7 +280,3 @@ def local_image_for(ami_id: str) -> str | None:
         return None
     return found[0]["Id"] if found else None
 
-
-def _column(ssh: SshEndpoint, index: int, *query: str) -> tuple[str, ...]:
-    out = ssh.run("sudo", "-n", "systemctl", *query, "--plain", "--no-legend", "--no-pager").stdout
-    return tuple(fields[index] for fields in map(str.split, out.splitlines()) if len(fields) > index)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import time
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -59,6 +60,32 @@ class BootResult:
         if self.state == "timeout":
             return f"systemd did not settle in {self.seconds:.0f} s; still starting: {', '.join(self.pending_units) or 'unknown'}"
         return f"systemd is {self.state}"
+
+
+SETTLED_STATES = ("running", "degraded", "maintenance", "stopping")
+
+
+def wait_for_systemd(systemctl: Callable[..., str], timeout_s: float, started: float, poll_s: float = 0.2) -> BootResult:
+    """Poll `systemctl is-system-running` until it settles or timeout_s (counted from started) passes.
+
+    systemctl runs `systemctl ARGS...` on the instance (podman exec, SSH, ...) and returns its stdout.
+    """
+    state = "starting"
+    while time.monotonic() - started < timeout_s:
+        state = systemctl("is-system-running").strip() or "starting"
+        if state in SETTLED_STATES:
+            break
+        time.sleep(poll_s)
+    else:
+        state = "timeout"
+    seconds = round(time.monotonic() - started, 2)
+    return BootResult(state, seconds, _unit_column(systemctl, 0, "list-units", "--failed"),
+                      _unit_column(systemctl, 1, "list-jobs"))  # list-jobs: JOB UNIT TYPE STATE
+
+
+def _unit_column(systemctl: Callable[..., str], index: int, *query: str) -> tuple[str, ...]:
+    out = systemctl(*query, "--plain", "--no-legend", "--no-pager")
+    return tuple(fields[index] for fields in map(str.split, out.splitlines()) if len(fields) > index)
 
 
 class Target(ABC):

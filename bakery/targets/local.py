@@ -13,13 +13,12 @@ from bakery import packer, podman
 from bakery.config import Project
 from bakery.fingerprint import SHORT_LENGTH
 from bakery.rundir import RunDir
-from bakery.targets.base import BaseArtifact, BootResult, ImageRecord, Instance, Target
+from bakery.targets.base import BaseArtifact, BootResult, ImageRecord, Instance, Target, wait_for_systemd
 
 IMAGE_REPOSITORY = "localhost/bakery"
 LABEL_SERVICE = "bakery.service"
 LABEL_FINGERPRINT = "bakery.fingerprint"
 LABEL_RUN_ID = "bakery.run-id"
-SETTLED_STATES = ("running", "degraded", "maintenance", "stopping")
 POLL_S = 0.2
 
 
@@ -82,17 +81,8 @@ class LocalTarget(Target):
             podman.remove(name, grace_s=0)  # a throwaway instance: no graceful shutdown needed
 
     def wait_until_booted(self, instance: Instance, timeout_s: float) -> BootResult:
-        started = time.monotonic()
-        state = "starting"
-        while time.monotonic() - started < timeout_s:
-            state = podman.exec_in(instance.name, "systemctl", "is-system-running").stdout.strip() or "starting"
-            if state in SETTLED_STATES:
-                break
-            time.sleep(POLL_S)
-        else:
-            state = "timeout"
-        seconds = round(time.monotonic() - started, 2)
-        return BootResult(state, seconds, _failed_units(instance), _pending_units(instance))
+        return wait_for_systemd(lambda *args: podman.exec_in(instance.name, "systemctl", *args).stdout,
+                                timeout_s, time.monotonic(), POLL_S)
 
     @contextlib.contextmanager
     def build_session(self, run: RunDir) -> Iterator[dict[str, str]]:
@@ -128,15 +118,3 @@ class LocalTarget(Target):
             size_bytes=int(entry.get("Size", 0)),
         )
 
-
-def _failed_units(instance: Instance) -> tuple[str, ...]:
-    return _column(instance, 0, "list-units", "--failed")
-
-
-def _pending_units(instance: Instance) -> tuple[str, ...]:
-    return _column(instance, 1, "list-jobs")  # JOB UNIT TYPE STATE
-
-
-def _column(instance: Instance, index: int, *query: str) -> tuple[str, ...]:
-    out = podman.exec_in(instance.name, "systemctl", *query, "--plain", "--no-legend", "--no-pager").stdout
-    return tuple(fields[index] for fields in map(str.split, out.splitlines()) if len(fields) > index)
