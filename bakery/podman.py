@@ -74,5 +74,10 @@ def exec_in(name: str, *argv: str, timeout: float = 30) -> proc.CommandResult:
     return podman("exec", name, *argv, check=False, timeout=timeout)
 
 
+def container_address(name: str) -> str:
+    """The container's address on podman's bridge network ('' when it has none)."""
+    return podman("inspect", "--format", "{{.NetworkSettings.IPAddress}}", name, check=False).stdout.strip()
+
+
 def remove(name: str, grace_s: int = 5) -> None:
     podman("rm", "-f", "-t", str(grace_s), name, check=False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
 import signal
@@ -9,7 +10,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
@@ -85,6 +86,19 @@ def run(
     if check and rc != 0:
         raise CommandFailed(result)
     return result
+
+
+@contextlib.contextmanager
+def background(argv: Sequence[str], *, log_path: Path, env: Mapping[str, str] | None = None) -> Iterator[subprocess.Popen]:
+    """Run a long-lived helper (an ssh control master, ...) for the length of a block; stopped on exit."""
+    argv = tuple(str(a) for a in argv)
+    with open(log_path, "ab") as log:
+        child = _spawn(argv, env, None, log, log, None)
+        try:
+            yield child
+        finally:
+            if child.poll() is None:
+                _terminate(child)
 
 
 class _output_files:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import sys
@@ -13,11 +14,10 @@ from pathlib import Path
 from bakery import canary, catalog, proc
 from bakery.config import Project
 from bakery.errors import ConfigError, VerifyFailed
-from bakery.hygiene import HygieneResult, run_hygiene
+from bakery.hygiene import CANARY_CHECK, HygieneResult, run_hygiene
 from bakery.progress import Reporter
 from bakery.rundir import RunDir
 from bakery.targets import ImageRecord, Target
-from bakery.targets.base import Instance
 
 
 @dataclass(frozen=True)
@@ -79,17 +79,31 @@ def verify_image(project: Project, service: str, image: ImageRecord, target: Tar
         report.boot = {**asdict(boot), "problem": "" if boot.ok else boot.describe()}
         reporter.info(f"booted in {boot.seconds:.1f} s: {boot.describe()}")
         if boot.state in ("running", "degraded"):
-            report.tests = [asdict(t) for t in run_suite(suite, instance, run, suite_env(project, service, image), project.root)]
+            with target.suite_host(instance, run) as host_spec:
+                report.host = host_spec
+                report.tests = [asdict(t) for t in run_suite(suite, host_spec, run, suite_env(project, service, image),
+                                                             project.root)]
     report.duration_s = round(time.monotonic() - started, 2)
     return conclude(project, report, run, target, image)
 
 
 def check_image_hygiene(project: Project, service: str, image: ImageRecord, target: Target) -> list[HygieneResult]:
     waivers = {w.check: w.reason for w in project.service(service).verify.waivers}
-    build_run = project.state_dir() / "runs" / image.labels.get("bakery.run-id", "-")
-    secrets = canary.secrets_for(project, service, image.labels.get("bakery.run-id", ""))
+    runs = canary.bake_runs(image.labels)
+    build_runs = [project.state_dir() / "runs" / run_id for run_id in runs]
+    secrets = canary.secrets_for(project, service, runs)
     with target.image_root(image) as root:
-        return run_hygiene(root, waivers, secrets, [build_run])
+        results = run_hygiene(root, waivers, secrets, build_runs)
+    return [unknown_canaries(r, runs) if r.check == CANARY_CHECK else r for r in results]
+
+
+def unknown_canaries(result: HygieneResult, runs: list[str]) -> HygieneResult:
+    """A bake whose canary is not on this machine cannot be shown not to leak it: fail closed."""
+    missing = canary.missing_canaries(runs) if runs else ["(the image names no bake run)"]
+    if not missing:
+        return result
+    unknown = tuple(f"canary of bake run {run_id} is not on this machine (rebake here: --force)" for run_id in missing)
+    return dataclasses.replace(result, passed=False, findings=result.findings + unknown)
 
 
 def verify_host(project: Project, service: str, host_spec: str, run: RunDir,
@@ -102,7 +116,7 @@ def verify_host(project: Project, service: str, host_spec: str, run: RunDir,
     report = VerifyReport(service, image=image.ref if image else "", image_id=image.image_id if image else "",
                           fingerprint=image.fingerprint if image else "", run_id=run.run_id, host=host_spec)
     env = suite_env(project, service, image) if image else {"BAKERY_SERVICE": service, **_version_env(project, service)}
-    report.tests = [asdict(t) for t in run_suite(suite, Instance(host_spec, host_spec), run, env, project.root)]
+    report.tests = [asdict(t) for t in run_suite(suite, host_spec, run, env, project.root)]
     report.boot = {}
     report.verdict = catalog.FAILED if report.failures() or not report.tests else catalog.PASSED
     run.write_json("verify-report.json", asdict(report))
@@ -126,10 +140,10 @@ def _version_env(project: Project, service: str) -> dict[str, str]:
     return {"BAKERY_EXPECT_VERSION": str(version)} if version is not None else {}
 
 
-def run_suite(suite: Path, instance: Instance, run: RunDir, env: dict[str, str], root: Path) -> list[TestOutcome]:
+def run_suite(suite: Path, host_spec: str, run: RunDir, env: dict[str, str], root: Path) -> list[TestOutcome]:
     """Run a testinfra suite; conftest.py files between the project root and the suite apply."""
     junit = run.path / "verify-junit.xml"
-    argv = [sys.executable, "-m", "pytest", str(suite), f"--hosts={instance.host_spec}", f"--rootdir={root}",
+    argv = [sys.executable, "-m", "pytest", str(suite), f"--hosts={host_spec}", f"--rootdir={root}",
             f"--confcutdir={root}", f"--junitxml={junit}", "-p", "no:cacheprovider", "-q", "--no-header",
             "-o", "addopts="]
     proc.run(argv, env=proc.tool_env(env), cwd=root, log_path=run.path / "verify-pytest.log", check=False,

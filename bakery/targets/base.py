@@ -144,6 +144,11 @@ class Target(ABC):
     def image_root(self, image: ImageRecord) -> contextlib.AbstractContextManager[Path]:
         """The image's root filesystem before first boot, read-only, for the hygiene checks."""
 
+    @contextlib.contextmanager
+    def suite_host(self, instance: Instance, run: RunDir) -> Iterator[str]:
+        """The testinfra host spec the image suite runs through, for as long as the block runs."""
+        yield instance.host_spec
+
     def record_verdict(self, image: ImageRecord, passed: bool) -> None:
         """Record the verdict where the target keeps it (besides bakery's local catalog)."""
 

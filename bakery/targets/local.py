@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import contextlib
+import tempfile
 import time
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
 from bakery import base as bases
-from bakery import packer, podman
+from bakery import packer, podman, proc
+from bakery.aws.ssh import SshEndpoint, write_config
 from bakery.config import Project
 from bakery.fingerprint import SHORT_LENGTH
 from bakery.rundir import RunDir
@@ -20,6 +22,21 @@ LABEL_SERVICE = "bakery.service"
 LABEL_FINGERPRINT = "bakery.fingerprint"
 LABEL_RUN_ID = "bakery.run-id"
 POLL_S = 0.2
+VERIFY_USER = "bakery-verify"
+# Run in the booted instance as root: a throw-away login for the suite (the instance is
+# removed after the suite), like the login user an AWS instance gets from its key pair.
+# Exit 42: no sshd running or no sudo, so the suite goes through podman exec instead.
+ADD_VERIFY_LOGIN = """set -e
+command -v sudo >/dev/null || exit 42
+systemctl is-active --quiet ssh || systemctl is-active --quiet sshd || exit 42
+useradd --create-home --shell /bin/sh "$1"
+install -d -m 700 -o "$1" -g "$1" "/home/$1/.ssh"
+printf '%s\\n' "$2" > "/home/$1/.ssh/authorized_keys"
+chown "$1:" "/home/$1/.ssh/authorized_keys"
+chmod 600 "/home/$1/.ssh/authorized_keys"
+printf '%s ALL=(ALL:ALL) NOPASSWD: ALL\\n' "$1" > "/etc/sudoers.d/$1"
+chmod 440 "/etc/sudoers.d/$1"
+"""
 
 
 def image_ref(service: str, fingerprint: str) -> str:
@@ -85,6 +102,21 @@ class LocalTarget(Target):
                                 timeout_s, time.monotonic(), POLL_S)
 
     @contextlib.contextmanager
+    def suite_host(self, instance: Instance, run: RunDir) -> Iterator[str]:
+        """SSH through one shared connection when the image runs sshd (about 15 ms a command
+        instead of about 200 ms for `podman exec`); podman exec otherwise."""
+        log_path = run.path / "verify-ssh.log"
+        with tempfile.TemporaryDirectory(prefix="bakery-ssh-") as private:
+            endpoint = _ssh_login(instance, Path(private), log_path)
+            if endpoint is None:
+                yield instance.host_spec
+                return
+            with endpoint.master(log_path) as connected:
+                if not connected:
+                    _note(log_path, "the ssh control master did not connect: the suite runs through podman exec")
+                yield endpoint.host_spec() if connected else instance.host_spec
+
+    @contextlib.contextmanager
     def build_session(self, run: RunDir) -> Iterator[dict[str, str]]:
         try:
             with packer.docker_shim() as env:
@@ -118,3 +150,22 @@ class LocalTarget(Target):
             size_bytes=int(entry.get("Size", 0)),
         )
 
+
+
+def _ssh_login(instance: Instance, private: Path, log_path: Path) -> SshEndpoint | None:
+    """A key pair and a sudo-capable login on the instance; None when it has no sshd or sudo."""
+    key = private / "id_ed25519"
+    proc.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", VERIFY_USER, "-f", str(key)])
+    public = key.with_suffix(".pub").read_text().strip()
+    added = podman.exec_in(instance.name, "sh", "-c", ADD_VERIFY_LOGIN, "sh", VERIFY_USER, public)
+    address = podman.container_address(instance.name) if added.ok else ""
+    if not address:
+        _note(log_path, f"no SSH login on {instance.name} ({added.tail(1) if not added.ok else 'no address'}):"
+                        " the suite runs through podman exec")
+        return None
+    return SshEndpoint(VERIFY_USER, address, 22, key, write_config(private))
+
+
+def _note(log_path: Path, message: str) -> None:
+    with open(log_path, "a") as log:
+        log.write(message + "\n")

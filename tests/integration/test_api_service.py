@@ -1,11 +1,12 @@
 """The example api-service: a real bake of every role through Packer, then the verification gate."""
 
 import json
+import urllib.parse
 from pathlib import Path
 
 import pytest
 
-from helpers import container_ids, copy_example_project, image_labels
+from helpers import container_ids, copy_example_project, image_labels, processes_mentioning
 
 pytestmark = pytest.mark.integration
 
@@ -26,6 +27,10 @@ def test_api_service_bakes_and_passes_verification(cli, example_project):
     assert labels["bakery.roles"] == "common,python_runtime,nginx,api_service,image_cleanup"
     report = json.loads((Path(built["run_dir"]) / "verify-report.json").read_text())
     assert report["boot"]["state"] == "running"
+    # The image runs sshd, so the suite went over SSH (one shared connection), which is now closed.
+    assert report["host"].startswith("ssh://bakery-verify@"), report["host"]
+    ssh_config = urllib.parse.parse_qs(urllib.parse.urlsplit(report["host"]).query)["ssh_config"][0]
+    assert processes_mentioning(ssh_config) == [] and not Path(ssh_config).exists()
     assert all(h["passed"] for h in report["hygiene"]), report["hygiene"]
     outcomes = {t["name"].split("[")[0].split("::")[-1]: t["outcome"] for t in report["tests"]}
     assert len(outcomes) >= 8
