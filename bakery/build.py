@@ -138,7 +138,7 @@ def stage_bake(ctx: BuildContext) -> None:
 
 def bake_in_layers(ctx: BuildContext, steps: list[layers.LayerStep], extra_vars: Path) -> dict:
     def bake_step(step: layers.LayerStep, parent_ref: str) -> str:
-        labels = layers.layer_labels(steps, step)
+        labels = {**layers.layer_labels(steps, step), f"{canary.RUN_LABEL}.{step.index:02d}": ctx.run.run_id}
         if step is steps[-1]:
             labels.update(image_labels(ctx))
         job = PackerJob(f"{step.index:02d}-{step.role}", step.playbook, parent_ref, labels)
@@ -221,7 +221,7 @@ def playbook_extra_vars(ctx: BuildContext) -> dict:
         **service.variables,
         **ctx.secrets,
         **app,
-        canary.CANARY_VAR: canary.new_canary(ctx.project, ctx.run.run_id),
+        canary.CANARY_VAR: canary.new_canary(ctx.run.run_id),
         "bakery_service": ctx.service_name,
         "bakery_fingerprint": ctx.fingerprint.digest,
         "bakery_run_id": ctx.run.run_id,

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from bakery.errors import ExitStatus
-from helpers import container_ids
+from helpers import container_ids, image_labels
 
 pytestmark = pytest.mark.integration
 
@@ -42,6 +42,10 @@ def test_verify_command_reports_tests_and_records_digest(cli, shared_project):
     assert report["verdict"] == "passed"
     assert report["boot"]["state"] == "running"
     assert [t["outcome"] for t in report["tests"]] == ["passed", "passed"]
+    # The tiny image runs no sshd: the suite went through podman exec, and the run says why.
+    assert report["host"].startswith("podman://bakery-verify-")
+    ssh_log = shared_project / ".bakery" / "runs" / report["run_id"] / "verify-ssh.log"
+    assert "the suite runs through podman exec" in ssh_log.read_text()
     verdicts = list((shared_project / ".bakery" / "catalog" / "verdicts").glob("*.json"))
     record = next(json.loads(v.read_text()) for v in verdicts if json.loads(v.read_text())["run_id"] == report["run_id"])
     assert len(record["report_sha256"]) == 64
@@ -126,6 +130,29 @@ def test_canary_leak_is_caught(cli, shared_project):
         role.write_text(original)
     assert result.rc == ExitStatus.VERIFY_FAILED
     assert "hygiene canary-secret:" in result.err and "/etc/leaked" in result.err
+
+
+def test_image_whose_canary_is_not_on_this_machine_fails_closed(cli, shared_project):
+    """Without the bake's canary nothing shows it did not leak: the check fails, naming the run."""
+    from bakery import canary
+
+    assert build(cli, shared_project, "tiny", "--force", "--no-verify").rc == 0
+    image = cli("-C", shared_project, "images", "tiny", "--json").json()[0]["image"]
+    labels = image_labels(image)
+    runs = canary.bake_runs(labels)
+    assert any(key.startswith("bakery.run-id.") for key in labels), labels  # one per role layer
+    assert runs and canary.missing_canaries(runs) == []
+    aside = {run_id: (canary.canary_dir() / run_id).read_bytes() for run_id in runs}
+    for run_id in runs:
+        (canary.canary_dir() / run_id).unlink()
+    try:
+        result = cli("-C", shared_project, "verify", "tiny", "--image", image)
+    finally:
+        for run_id, value in aside.items():
+            (canary.canary_dir() / run_id).write_bytes(value)
+    assert result.rc == ExitStatus.VERIFY_FAILED, result.err
+    assert f"canary of bake run {runs[0]} is not on this machine" in result.err
+    assert cli("-C", shared_project, "verify", "tiny", "--image", image).rc == 0  # canary back: it passes
 
 
 def test_verify_against_a_running_host(cli, shared_project):

@@ -19,6 +19,9 @@ def test_gitlab_pipeline():
     assert jobs["deploy-prod"]["when"] == "manual"
     for job in jobs.values():
         assert all(line.startswith("./run ") for line in commands(job["script"]))
+    # bakery's state (verdicts, deployment records, canaries) reaches the later jobs
+    assert pipeline["default"]["artifacts"]["paths"] == [".bakery/"]
+    assert pipeline["variables"]["XDG_STATE_HOME"].endswith("/.bakery/state")
 
 
 def test_github_workflow():
@@ -31,3 +34,10 @@ def test_github_workflow():
     for job in jobs.values():
         runs = [step["run"] for step in job["steps"] if "run" in step]
         assert runs and all(line.startswith("./run ") for line in commands(runs))
+    # each job after the bake starts from the state the job before it left
+    assert workflow["env"]["XDG_STATE_HOME"].endswith("/.bakery/state")
+    for previous, name in zip(STAGES[1:], STAGES[2:]):
+        downloads = [s["with"] for s in jobs[name]["steps"] if s.get("uses", "").startswith("actions/download-artifact")]
+        assert downloads == [{"name": f"bakery-state-{previous}", "path": ".bakery"}]
+        uploads = [s["with"] for s in jobs[previous]["steps"] if s.get("uses", "").startswith("actions/upload-artifact")]
+        assert uploads[0]["name"] == f"bakery-state-{previous}" and uploads[0]["include-hidden-files"] is True
