@@ -28,7 +28,7 @@ class BaseImage:
 
 
 def mmdebstrap_version() -> str:
-    return proc.run(["mmdebstrap", "--version"]).stdout.strip().split()[-1]
+    return proc.tool_version_output(["mmdebstrap", "--version"]).strip().split()[-1]
 
 
 def base_fingerprint(base: Base, tool_version: str) -> Fingerprint:
@@ -47,9 +47,8 @@ def find_base(project: Project, name: str) -> BaseImage | None:
     """The base image for name if it has been built, without building it."""
     fingerprint = base_fingerprint(project.base(name), mmdebstrap_version())
     ref = base_ref(name, fingerprint)
-    if not podman.image_exists(ref):
-        return None
-    return BaseImage(name, ref, podman.inspect_image(ref)["Id"], fingerprint.digest, built=False)
+    found = podman.find_image(ref)
+    return BaseImage(name, ref, found["Id"], fingerprint.digest, built=False) if found else None
 
 
 def ensure_base(project: Project, name: str, *, rebuild: bool = False, log=print) -> BaseImage:
@@ -58,12 +57,13 @@ def ensure_base(project: Project, name: str, *, rebuild: bool = False, log=print
     fingerprint = base_fingerprint(base, mmdebstrap_version())
     ref = base_ref(name, fingerprint)
     with locks.held(project.state_dir(), f"base-{name}", log):
-        built = rebuild or not podman.image_exists(ref)
+        found = None if rebuild else podman.find_image(ref)
+        built = found is None
         if built:
             log(f"bootstrapping base '{name}' ({base.suite}, {len(base.packages)} packages) with mmdebstrap")
             bootstrap_and_import(project, name, base, fingerprint, ref)
-    image_id = podman.inspect_image(ref)["Id"]
-    return BaseImage(name, ref, image_id, fingerprint.digest, built)
+            found = podman.inspect_image(ref)
+    return BaseImage(name, ref, found["Id"], fingerprint.digest, built)
 
 
 def bootstrap_and_import(project: Project, name: str, base: Base, fingerprint: Fingerprint, ref: str) -> None:

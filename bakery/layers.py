@@ -114,8 +114,9 @@ def bake_layers(steps: list[LayerStep], base_ref: str, bake_step: Callable[[Laye
     """Bake each step not cached yet (every step without use_cache); returns (final image id, layers reused)."""
     parent_ref, reused, image_id = base_ref, 0, ""
     for step in steps:
-        if use_cache and podman.image_exists(step.ref):
-            image_id = podman.inspect_image(step.ref)["Id"]
+        cached = podman.find_image(step.ref) if use_cache else None
+        if cached is not None:
+            image_id = cached["Id"]
             reused += 1
             log(f"layer {step.index + 1}/{len(steps)} {step.role}: cached ({step.ref})")
         else:

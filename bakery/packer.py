@@ -21,7 +21,7 @@ DOCKER_SHIM = '#!/bin/sh\n# Packer\'s docker builder calls `docker`; bakery runs
 
 @lru_cache(maxsize=1)
 def packer_version() -> tuple[int, int, int]:
-    out = proc.run(["packer", "version"]).stdout
+    out = proc.tool_version_output(["packer", "version"])
     match = re.search(r"v?(\d+)\.(\d+)\.(\d+)", out)
     if not match:
         raise PrerequisiteError(f"cannot read the Packer version from: {out.strip()[:80]}")

@@ -15,22 +15,33 @@ def podman(*args: str, check: bool = True, timeout: float | None = 300) -> proc.
     return proc.run(["podman", *args], check=check, timeout=timeout)
 
 
-def ensure_working() -> None:
-    """Fail fast with a clear message when podman cannot run."""
+def ensure_working(*, deep: bool = True) -> None:
+    """Fail fast with a clear message when podman cannot run.
+
+    deep: `podman info`, which checks storage and the OCI runtime (about 0.35 s here); else
+    `podman version` (about 0.04 s), enough for commands that only look at images.
+    """
+    args = ("info", "--format", "json") if deep else ("version", "--format", "json")
     try:
-        podman("info", "--format", "json", timeout=60)
+        podman(*args, timeout=60)
     except CommandFailed as exc:
         raise PrerequisiteError(
             f"podman is not working: {exc.result.tail(1)}", hint="run ./run bakery doctor"
         ) from None
 
 
-def image_exists(ref: str) -> bool:
-    return podman("image", "exists", ref, check=False).rc == 0
-
-
 def inspect_image(ref: str) -> dict:
     return json.loads(podman("image", "inspect", ref).stdout)[0]
+
+
+def find_image(ref: str) -> dict | None:
+    """`podman image inspect` of ref, or None when there is no such image (one podman call)."""
+    result = podman("image", "inspect", ref, check=False)
+    if result.ok:
+        return json.loads(result.stdout)[0]
+    if "image not known" in result.stderr or "no such image" in result.stderr.lower():
+        return None
+    raise CommandFailed(result)
 
 
 def list_images(label_filter: str) -> list[dict]:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -86,6 +88,37 @@ def run(
     if check and rc != 0:
         raise CommandFailed(result)
     return result
+
+
+def tool_version_output(argv: Sequence[str]) -> str:
+    """stdout of a tool's version command, cached per tool binary (path, size, mtime).
+
+    `packer version` and `mmdebstrap --version` cost 0.1-0.2 s each and go into every
+    fingerprint; the same binary prints the same version. Cache: $XDG_CACHE_HOME/bakery.
+    """
+    binary = shutil.which(argv[0])
+    if binary is None:
+        raise PrerequisiteError(f"'{argv[0]}' is not installed or not on PATH", hint="run ./run bakery doctor")
+    stat = Path(binary).resolve().stat()
+    key = f"{shlex.join(argv)}|{Path(binary).resolve()}|{stat.st_size}|{stat.st_mtime_ns}"
+    cache = _version_cache_path()
+    try:
+        known = json.loads(cache.read_text())
+    except (OSError, ValueError):
+        known = {}
+    if key not in known:
+        known = {k: v for k, v in known.items() if not k.startswith(shlex.join(argv) + "|")}
+        known[key] = run(argv).stdout
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache.with_name(f"{cache.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(known, indent=1, sort_keys=True))
+        tmp.replace(cache)
+    return known[key]
+
+
+def _version_cache_path() -> Path:
+    cache_home = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(cache_home) / "bakery" / "tool-versions.json"
 
 
 @contextlib.contextmanager

@@ -48,9 +48,18 @@ class LocalTarget(Target):
     packer_source = "bakery.docker.local"
     supports_layers = True
 
+    _runtime_checked = False
+
     def ensure_prerequisites(self) -> None:
-        podman.ensure_working()
+        """Cheap checks only: an up-to-date build runs no container (see _ensure_runtime)."""
+        podman.ensure_working(deep=False)
         packer.packer_version()
+
+    def _ensure_runtime(self) -> None:
+        """The full podman check (storage, OCI runtime), once, before the first container starts."""
+        if not self._runtime_checked:
+            podman.ensure_working()
+            self._runtime_checked = True
 
     def prepare_base(self, project: Project, base_name: str, log) -> BaseArtifact:
         base = bases.ensure_base(project, base_name, log=log)
@@ -65,10 +74,9 @@ class LocalTarget(Target):
 
     def find_image(self, service: str, fingerprint: str) -> ImageRecord | None:
         ref = image_ref(service, fingerprint)
-        if not podman.image_exists(ref):
-            return None
-        record = self._record(podman.inspect_image(ref), ref)
-        return record if record.fingerprint == fingerprint else None
+        found = podman.find_image(ref)
+        record = self._record(found, ref) if found else None
+        return record if record and record.fingerprint == fingerprint else None
 
     def record_image(self, service: str, fingerprint: str, manifest_build: dict) -> ImageRecord:
         ref = image_ref(service, fingerprint)
@@ -90,6 +98,7 @@ class LocalTarget(Target):
     @contextlib.contextmanager
     def boot_instance(self, image: ImageRecord, run: RunDir) -> Iterator[Instance]:
         name = f"bakery-verify-{run.run_id}"
+        self._ensure_runtime()
         try:
             podman.run_detached(image.ref, name, {LABEL_RUN_ID: run.run_id, "bakery.purpose": "verify"},
                                 f"--hostname={image.service or 'bakery'}")
@@ -118,6 +127,7 @@ class LocalTarget(Target):
 
     @contextlib.contextmanager
     def build_session(self, run: RunDir) -> Iterator[dict[str, str]]:
+        self._ensure_runtime()
         try:
             with packer.docker_shim() as env:
                 yield env
