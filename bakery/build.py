@@ -117,10 +117,13 @@ def stage_fingerprint(ctx: BuildContext) -> None:
 def stage_bake(ctx: BuildContext) -> None:
     existing = ctx.target.find_image(ctx.service_name, ctx.fingerprint.digest)
     if existing is not None and not ctx.options.force:
-        ctx.image, ctx.reused = existing, True
-        ctx.verdict = ctx.target.verdict(ctx.project, existing)
-        ctx.reporter.info(f"up to date: {existing.ref} has the same fingerprint ({ctx.verdict}; --force rebakes)")
-        return
+        verdict = ctx.target.verdict(ctx.project, existing)
+        if verdict == catalog.PASSED or canary.all_here(existing.labels):
+            ctx.image, ctx.reused, ctx.verdict = existing, True, verdict
+            ctx.reporter.info(f"up to date: {existing.ref} has the same fingerprint ({verdict}; --force rebakes)")
+            return
+        ctx.reporter.info(f"rebaking: {existing.ref} is {verdict} and a canary of its bake is not on this machine, "
+                          "so it could never pass verification")
     with tempfile.TemporaryDirectory(prefix="bakery-vars-") as private:
         extra_vars = write_extra_vars(ctx, Path(private))
         steps = None
@@ -145,7 +148,7 @@ def bake_in_layers(ctx: BuildContext, steps: list[layers.LayerStep], extra_vars:
         return run_packer(ctx, job, extra_vars)["artifact_id"]
 
     image_id, reused = layers.bake_layers(steps, ctx.base.ref, bake_step, ctx.reporter.info,
-                                          use_cache=not ctx.options.force)
+                                          use_cache=not ctx.options.force, usable=canary.all_here)
     ctx.layers_reused = reused
     return {"artifact_id": image_id}
 

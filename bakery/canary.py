@@ -65,6 +65,12 @@ def missing_canaries(run_ids: list[str]) -> list[str]:
     return [run_id for run_id in run_ids if not _canary_path(run_id).is_file()]
 
 
+def all_here(labels: dict[str, str]) -> bool:
+    """Whether the canary of every bake run of an image (or role layer) is on this machine;
+    one that is not here makes verification fail, so such an image is not worth reusing."""
+    return not missing_canaries(bake_runs(labels))
+
+
 def secrets_for(project: Project, service: str, run_ids: str | list[str]) -> list[str]:
     """Values that must appear nowhere: the bakes' canaries and the secrets that are set now."""
     ids = [run_ids] if isinstance(run_ids, str) else run_ids

@@ -110,11 +110,19 @@ def _mentions(role_dirs: tuple[Path, ...], word: str) -> bool:
 
 
 def bake_layers(steps: list[LayerStep], base_ref: str, bake_step: Callable[[LayerStep, str], str],
-                log: Callable[[str], None], *, use_cache: bool = True) -> tuple[str, int]:
-    """Bake each step not cached yet (every step without use_cache); returns (final image id, layers reused)."""
+                log: Callable[[str], None], *, use_cache: bool = True,
+                usable: Callable[[dict[str, str]], bool] = lambda _labels: True) -> tuple[str, int]:
+    """Bake each step not cached yet (every step without use_cache); returns (final image id, layers reused).
+
+    A cached layer counts only when usable(its labels) is true; the first one that is not
+    is rebaked, and so is every layer after it.
+    """
     parent_ref, reused, image_id = base_ref, 0, ""
     for step in steps:
         cached = podman.find_image(step.ref) if use_cache else None
+        if cached is not None and not usable(podman.image_labels(cached)):
+            log(f"layer {step.index + 1}/{len(steps)} {step.role}: cached layer not usable, rebaking it and the rest")
+            cached, use_cache = None, False
         if cached is not None:
             image_id = cached["Id"]
             reused += 1

@@ -44,6 +44,11 @@ def find_image(ref: str) -> dict | None:
     raise CommandFailed(result)
 
 
+def image_labels(inspect: dict) -> dict[str, str]:
+    """The labels of an image, from `podman image inspect` output."""
+    return inspect.get("Config", {}).get("Labels") or inspect.get("Labels") or {}
+
+
 def list_images(label_filter: str) -> list[dict]:
     out = podman("images", "--filter", f"label={label_filter}", "--format", "json").stdout
     return json.loads(out or "[]")

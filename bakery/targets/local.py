@@ -136,7 +136,7 @@ class LocalTarget(Target):
 
     @staticmethod
     def _record(inspect: dict, ref: str) -> ImageRecord:
-        labels = inspect.get("Config", {}).get("Labels") or inspect.get("Labels") or {}
+        labels = podman.image_labels(inspect)
         return ImageRecord(
             service=labels.get(LABEL_SERVICE, ""),
             ref=ref,
