@@ -60,6 +60,10 @@ class AwsSettings(Strict):
     ssh_endpoint_release_command: str | None = Field(
         None, description="seam: run when a build or verification ends, whatever happened;"
         " {ami_id} is the AMI the build made, or empty")
+    image_mount_command: str | None = Field(
+        None, description="seam: command that mounts the AMI's volume {volume_id} (attached to {instance_id} as"
+        " {device}) read-only on the verification instance and prints the mount point; default: bakery mounts it"
+        " over SSH")
     ssh_source_cidr: str | None = Field(
         None, description="address range allowed to SSH to build/verify instances; default: the caller's /32")
 
@@ -109,7 +113,7 @@ class Service(Strict):
 
 class Environment(Strict):
     after: str | None = Field(None, description="environment an image must reach first")
-    approval: bool = Field(False, description="deploys need --approve")
+    approval: bool = Field(False, description="deploys (and on aws promotions and destroys) need --approve")
     tfvars: str | None = Field(None, description="default terraform/envs/<env>/terraform.tfvars")
 
 

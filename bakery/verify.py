@@ -17,7 +17,7 @@ from bakery.errors import ConfigError, VerifyFailed
 from bakery.hygiene import CANARY_CHECK, HygieneResult, run_hygiene
 from bakery.progress import Reporter
 from bakery.rundir import RunDir
-from bakery.targets import ImageRecord, Target
+from bakery.targets import ImageRecord, Instance, Target
 
 
 @dataclass(frozen=True)
@@ -71,8 +71,9 @@ def verify_image(project: Project, service: str, image: ImageRecord, target: Tar
     suite = suite_for(project, service)
     started = time.monotonic()
     report = VerifyReport(service, image.ref, image.image_id, image.fingerprint, run.run_id, host="")
-    reporter.info("hygiene checks on the image filesystem")
-    report.hygiene = [asdict(h) for h in check_image_hygiene(project, service, image, target)]
+    if not target.hygiene_on_instance:
+        reporter.info("hygiene checks on the image filesystem")
+        report.hygiene = [asdict(h) for h in check_image_hygiene(project, service, image, target)]
     with target.boot_instance(image, run) as instance:
         report.host = instance.host_spec
         boot = target.wait_until_booted(instance, settings.boot_timeout_s)
@@ -83,17 +84,25 @@ def verify_image(project: Project, service: str, image: ImageRecord, target: Tar
                 report.host = host_spec
                 report.tests = [asdict(t) for t in run_suite(suite, host_spec, run, suite_env(project, service, image),
                                                              project.root)]
+        if target.hygiene_on_instance:
+            reporter.info("hygiene checks on the image as baked, from the instance")
+            report.hygiene = [asdict(h) for h in check_image_hygiene(project, service, image, target, instance)]
     report.duration_s = round(time.monotonic() - started, 2)
     return conclude(project, report, run, target, image)
 
 
-def check_image_hygiene(project: Project, service: str, image: ImageRecord, target: Target) -> list[HygieneResult]:
+def check_image_hygiene(project: Project, service: str, image: ImageRecord, target: Target,
+                        instance: Instance | None = None) -> list[HygieneResult]:
+    """The hygiene checks on the image as baked: on its filesystem here, or from its booted instance."""
     waivers = {w.check: w.reason for w in project.service(service).verify.waivers}
     runs = canary.bake_runs(image.labels)
     build_runs = [project.state_dir() / "runs" / run_id for run_id in runs]
     secrets = canary.secrets_for(project, service, runs)
-    with target.image_root(image) as root:
-        results = run_hygiene(root, waivers, secrets, build_runs)
+    if instance is not None:
+        results = target.instance_hygiene(image, instance, waivers, secrets, build_runs)
+    else:
+        with target.image_root(image) as root:
+            results = run_hygiene(root, waivers, secrets, build_runs)
     return [unknown_canaries(r, runs) if r.check == CANARY_CHECK else r for r in results]
 
 

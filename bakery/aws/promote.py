@@ -1,9 +1,10 @@
 """Promotion of a verified AMI through the environments, in the order bakery.yml gives.
 
 An AMI may be promoted to an environment when it is an image of the service, is tagged
-bakery:verified=true, and (when the environment has `after: <prev>`) already carries
-bakery:promoted-<prev>. Promotion tags it bakery:promoted-<env>=<UTC timestamp>; the tag is
-the record, so promoting twice keeps the first timestamp.
+bakery:verified=true, (when the environment has `after: <prev>`) already carries
+bakery:promoted-<prev>, and (when the environment has `approval: true`) the caller approved.
+Promotion tags it bakery:promoted-<env>=<UTC timestamp>; the tag is the record, so promoting
+twice keeps the first timestamp (and needs no approval the second time: nothing changes).
 """
 
 from __future__ import annotations
@@ -27,10 +28,11 @@ class Promotion:
 
 
 def promote(conn: Connection, project: Project, service: str, env: str, ami_id: str,
-            *, now: datetime | None = None) -> Promotion:
+            *, approve: bool = False, now: datetime | None = None) -> Promotion:
     """Promote ami_id of service to env, or raise GateRefused naming the gate that refused."""
     project.service(service)
     after = environment_after(project, env)
+    needs_approval = project.environments[env].approval
     with translated_errors():
         image = images.describe(conn, ami_id)
         if image is None:
@@ -40,6 +42,7 @@ def promote(conn: Connection, project: Project, service: str, env: str, ami_id: 
         if env in promoted:
             return Promotion(service, env, ami_id, promoted[env], already=True)
         check_gates(image_tags, service, env, after, ami_id)
+        check_approval(env, needs_approval, approve)
         at = (now or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")
         conn.client("ec2").create_tags(Resources=[ami_id], Tags=tags.as_list({tags.PROMOTED_PREFIX + env: at}))
     return Promotion(service, env, ami_id, at, already=False)
@@ -64,3 +67,10 @@ def check_gates(image_tags: dict[str, str], service: str, env: str, after: str |
     if after is not None and tags.PROMOTED_PREFIX + after not in image_tags:
         raise GateRefused(f"{ami_id} cannot go to {env} before {after}: it has not been promoted to {after}",
                           hint=f"promote it to {after} first")
+
+
+def check_approval(env: str, needs_approval: bool, approve: bool) -> None:
+    """The last gate: an environment with `approval: true` takes an AMI only with --approve."""
+    if needs_approval and not approve:
+        raise GateRefused(f"promoting to {env} needs approval (environments.{env}.approval is true)",
+                          hint="rerun with --approve")

@@ -8,7 +8,7 @@ import importlib
 
 from bakery.config import TARGET_NAMES
 from bakery.errors import ConfigError
-from bakery.targets.base import BaseArtifact, ImageRecord, Target
+from bakery.targets.base import BaseArtifact, ImageRecord, Instance, Target
 
 REGISTRY: dict[str, str] = {
     "local": "bakery.targets.local:LocalTarget",
@@ -29,4 +29,4 @@ def get_target(name: str, project=None, **options) -> Target:
     return target_class(name).create(project, **options)
 
 
-__all__ = ["REGISTRY", "BaseArtifact", "ImageRecord", "Target", "get_target", "target_class"]
+__all__ = ["REGISTRY", "BaseArtifact", "ImageRecord", "Instance", "Target", "get_target", "target_class"]

@@ -8,9 +8,10 @@ Where things live:
 - every temporary resource (build and verification instances, key pairs, security groups,
   volumes) carries bakery:run-id and bakery:purpose, and goes when its block ends.
 
-The image filesystem before first boot (for the hygiene checks) is not reachable on real
-AWS yet: `image_root` needs a local podman image labelled `bakery.ami-id=<AMI id>` standing
-for the AMI, which the moto rehearsal provides (tests/aws/endpoint.py).
+The hygiene checks need the image's filesystem before first boot. On AWS it is a volume made
+from the AMI's root snapshot, attached to the booted verification instance and examined there
+over SSH (`instance_hygiene`, bakery/aws/inspection.py): `hygiene_on_instance` tells verify
+to run them on the instance rather than on `image_root`.
 """
 
 from __future__ import annotations
@@ -20,21 +21,22 @@ import functools
 import tempfile
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import botocore.exceptions
 
-from bakery import packer, podman, proc
-from bakery.aws import images, resources, seam, tags
+from bakery import hygiene, packer, proc
+from bakery.aws import images, inspection, resources, seam, tags
 from bakery.aws.session import Connection, connect, translated_errors
 from bakery.aws.ssh import SshEndpoint, write_config
 from bakery.config import CONFIG_NAME, AwsSettings, Project, load_project
-from bakery.errors import BakeryError, BuildFailed, ConfigError, PrerequisiteError
+from bakery.errors import BakeryError, BuildFailed, ConfigError
+from bakery.hygiene import HygieneResult
 from bakery.rundir import RunDir
 from bakery.targets.base import BaseArtifact, BootResult, ImageRecord, Instance, Target, wait_for_systemd
 
-LABEL_AMI_ID = "bakery.ami-id"  # on a local podman image standing for an AMI's filesystem (rehearsal)
 POLL_S = 1.0
 DEFAULT_SSH_USER = "admin"
 
@@ -44,9 +46,20 @@ def verified_parameter(service: str) -> str:
     return f"/bakery/{service}/verified-ami"
 
 
+@dataclass(frozen=True)
+class VerifyConnection:
+    """How to reach a verification instance: SSH, the seam placeholders of its run, and its
+    record (written to aws-verify.json when the instance is gone)."""
+
+    ssh: SshEndpoint
+    seam_values: dict[str, str]
+    record: dict
+
+
 class AwsTarget(Target):
     name = "aws"
     packer_source = "bakery.amazon-ebs.aws"
+    hygiene_on_instance = True  # the hygiene checks run on the booted verification instance (instance_hygiene)
 
     def __init__(self, project: Project | None = None, *, region: str | None = None, profile: str | None = None,
                  endpoint_url: str | None = None):
@@ -56,7 +69,7 @@ class AwsTarget(Target):
         self._ssh_user = DEFAULT_SSH_USER
         self._source_ami = ""
         self._cidr: str | None = None
-        self._endpoints: dict[str, SshEndpoint] = {}
+        self._verifications: dict[str, VerifyConnection] = {}
 
     @classmethod
     def create(cls, project: Project | None = None, **options) -> AwsTarget:
@@ -160,15 +173,6 @@ class AwsTarget(Target):
         with translated_errors():
             return [images.record(i) for i in images.bakery_amis(self.conn, service)]
 
-    def image_root(self, image: ImageRecord) -> contextlib.AbstractContextManager[Path]:
-        local = local_image_for(image.image_id)
-        if local is None:
-            raise PrerequisiteError(
-                f"the hygiene checks need the filesystem of {image.image_id}; reading an AMI's filesystem"
-                " is not supported on real AWS yet",
-                hint=f"rehearsals provide a podman image labelled {LABEL_AMI_ID}={image.image_id}")
-        return podman.mounted_image(local)
-
     @contextlib.contextmanager
     def boot_instance(self, image: ImageRecord, run: RunDir) -> Iterator[Instance]:
         self.bind_run(run)
@@ -177,7 +181,7 @@ class AwsTarget(Target):
             with tempfile.TemporaryDirectory(prefix="bakery-ssh-") as private, translated_errors(), \
                     resources.removed_on_exit(self.conn, run.run_id, "verify", record):
                 instance_id, key = self._launch_verification_instance(image, run, Path(private), record)
-                with self._verify_endpoint(image, run, instance_id, key, Path(private)) as ssh:
+                with self._verify_endpoint(image, run, instance_id, key, Path(private), record) as ssh:
                     yield Instance(instance_id, ssh.host_spec())
         finally:
             run.write_json("aws-verify.json", record)
@@ -195,7 +199,7 @@ class AwsTarget(Target):
 
     @contextlib.contextmanager
     def _verify_endpoint(self, image: ImageRecord, run: RunDir, instance_id: str, key: resources.KeyPair,
-                         private: Path) -> Iterator[SshEndpoint]:
+                         private: Path, record: dict) -> Iterator[SshEndpoint]:
         """SSH to the verification instance: through the seam, else at its EC2 address, port 22."""
         user = image.labels.get("bakery.ssh-user") or self._ssh_user
         values = {"run_id": run.run_id, "instance_id": instance_id, "ami_id": image.image_id,
@@ -203,15 +207,15 @@ class AwsTarget(Target):
         default = functools.partial(resources.instance_address, self.conn, instance_id)
         with seam.endpoint(self._seam(), "verify", values, default) as lease:
             ssh = SshEndpoint(user, lease.host, lease.port, key.path, write_config(private))
-            self._endpoints[instance_id] = ssh
+            self._verifications[instance_id] = VerifyConnection(ssh, values, record)
             try:
                 yield ssh
             finally:
-                del self._endpoints[instance_id]
+                del self._verifications[instance_id]
 
     def wait_until_booted(self, instance: Instance, timeout_s: float) -> BootResult:
         started = time.monotonic()
-        ssh = self._endpoints[instance.name]
+        ssh = self._verifications[instance.name].ssh
         try:
             with translated_errors():
                 self.conn.client("ec2").get_waiter("instance_running").wait(
@@ -220,6 +224,18 @@ class AwsTarget(Target):
             return BootResult("timeout", round(time.monotonic() - started, 2), pending_units=("ec2 instance",))
         return wait_for_systemd(lambda *args: ssh.run("sudo", "-n", "systemctl", *args, timeout=30).stdout,
                                 timeout_s, started, POLL_S)
+
+    def instance_hygiene(self, image: ImageRecord, instance: Instance, waivers: dict[str, str], secrets: list[str],
+                         extra_roots: list[Path]) -> list[HygieneResult]:
+        """The hygiene checks on the AMI as baked (a volume of its root snapshot), from the booted instance.
+
+        The secrets are also searched for here, in extra_roots (the bake's run dirs).
+        """
+        verification = self._verifications[instance.name]
+        with translated_errors():
+            printed = inspection.examine_image(self.conn, verification.ssh, self._seam(), verification.seam_values,
+                                               image.service, secrets, verification.record)
+        return hygiene.results_from_remote(printed, waivers, secrets, extra_roots)
 
     def record_verdict(self, image: ImageRecord, passed: bool) -> None:
         conn = self.conn
@@ -270,13 +286,3 @@ def built_ami(run: RunDir, region: str) -> str:
         return images.home_ami(build["artifact_id"], region)
     except (BakeryError, KeyError, ValueError):
         return ""
-
-
-def local_image_for(ami_id: str) -> str | None:
-    """The id of a local podman image standing for the AMI, if this machine has one."""
-    try:
-        found = podman.list_images(f"{LABEL_AMI_ID}={ami_id}")
-    except PrerequisiteError:  # no podman here: certainly no stand-in
-        return None
-    return found[0]["Id"] if found else None
-

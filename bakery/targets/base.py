@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bakery.config import Project
+from bakery.hygiene import HygieneResult
 from bakery.rundir import RunDir
 
 
@@ -92,6 +93,7 @@ class Target(ABC):
     name: str
     packer_source: str  # the build to run: -only=<packer_source>
     supports_layers: bool = False  # can bake role by role, each role's result cached as a layer
+    hygiene_on_instance: bool = False  # the hygiene checks run from the booted instance (instance_hygiene)
 
     @classmethod
     def create(cls, project: Project | None = None, **options) -> Target:
@@ -140,9 +142,15 @@ class Target(ABC):
     def wait_until_booted(self, instance: Instance, timeout_s: float) -> BootResult:
         """Wait for systemd to report running (or degraded, or give up at the timeout)."""
 
-    @abstractmethod
     def image_root(self, image: ImageRecord) -> contextlib.AbstractContextManager[Path]:
-        """The image's root filesystem before first boot, read-only, for the hygiene checks."""
+        """The image's root filesystem before first boot, read-only, for the hygiene checks
+        (targets with hygiene_on_instance examine the image from its instance instead)."""
+        raise NotImplementedError(f"target {self.name} checks hygiene from the instance")
+
+    def instance_hygiene(self, image: ImageRecord, instance: Instance, waivers: dict[str, str], secrets: list[str],
+                         extra_roots: list[Path]) -> list[HygieneResult]:
+        """The hygiene checks on the image as baked, examined from its booted instance (hygiene_on_instance)."""
+        raise NotImplementedError(f"target {self.name} checks hygiene on image_root")
 
     @contextlib.contextmanager
     def suite_host(self, instance: Instance, run: RunDir) -> Iterator[str]:

@@ -5,7 +5,9 @@ Wiring (see tests/aws/endpoint.py): bakery's SSH endpoint seam starts a containe
 build instance; when Packer has made the AMI, the release command commits the container as
 a podman image labelled bakery.ami-id=<ami> (what the AMI holds); verification boots a
 container from that image. Everything this session makes carries the label
-bakery.rehearsal-session=<token> and is removed at the end.
+bakery.rehearsal-session=<token> and is removed at the end. The verification container also
+holds the AMI's image, read-only, at /mnt/bakery-image: the image mount command points the
+hygiene checks there, as a volume of the AMI's snapshot would on EC2.
 """
 
 from __future__ import annotations
@@ -58,11 +60,14 @@ def aws_env(moto_endpoint, rehearsal_token, base_ref, tmp_path_factory):
                " --run {run_id} --ami {ami_id}")
     build = (f"{sys.executable} {ENDPOINT_SCRIPT} up --session {rehearsal_token} --base {base_ref} --phase {{phase}}"
              " --run {run_id} --ami {ami_id} --key {key_file} --user {user}")
+    mount = (f"{sys.executable} {ENDPOINT_SCRIPT} mount --session {rehearsal_token} --phase {{phase}}"
+             " --run {run_id} --instance {instance_id} --volume {volume_id}")
     values = {
         "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_REGION": REGION,
         "AWS_DEFAULT_REGION": REGION, "AWS_CONFIG_FILE": str(empty), "AWS_SHARED_CREDENTIALS_FILE": str(empty),
         "AWS_EC2_METADATA_DISABLED": "true", "BAKERY_AWS_ENDPOINT_URL": moto_endpoint,
         "BAKERY_AWS_BUILD_SSH_ENDPOINT_COMMAND": build, "BAKERY_AWS_SSH_ENDPOINT_RELEASE_COMMAND": release,
+        "BAKERY_AWS_IMAGE_MOUNT_COMMAND": mount,
     }
     with pytest.MonkeyPatch.context() as patch:
         for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "BAKERY_AWS_SSH_ENDPOINT_COMMAND",

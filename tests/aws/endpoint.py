@@ -3,10 +3,16 @@
 bakery runs this through its SSH endpoint seam (bakery/aws/seam.py):
 
     endpoint.py up   --phase build  ...  start the build "instance" from the local base image
-    endpoint.py up   --phase verify ...  start the verification "instance" from the AMI's image
+    endpoint.py up   --phase verify ...  start the verification "instance" from the AMI's image,
+                                         with that image also mounted read-only at IMAGE_MOUNT
+    endpoint.py mount --phase mount ...  the image mount command: bakery has attached a volume of
+                                         the AMI's root snapshot (in moto) to the instance; check
+                                         that, and print IMAGE_MOUNT, where the container holds the
+                                         same content, read-only, as the volume would on EC2
     endpoint.py down --phase P ...       release it; after a build that made an AMI, first commit
                                          the container as the podman image standing for that AMI
-                                         (label bakery.ami-id=<ami>), which is what the AMI holds
+                                         (label bakery.ami-id=<ami>), which is what the AMI holds;
+                                         nothing to release after the mount phase
 
 `up` plays cloud-init: it creates the login user with passwordless sudo, adds the run's
 public key to ~/.ssh/authorized_keys (the bake's last provisioner removes it again, as it
@@ -17,10 +23,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import socket
 import sys
 import time
 from pathlib import Path
+
+import boto3
 
 from bakery import proc
 
@@ -28,6 +37,7 @@ IMAGE_REPOSITORY = "localhost/bakery-rehearsal/ami"
 LABEL_AMI_ID = "bakery.ami-id"
 LABEL_SESSION = "bakery.rehearsal-session"
 SSHD_TIMEOUT_S = 90
+IMAGE_MOUNT = "/mnt/bakery-image"  # the AMI's content before first boot, in a verification container
 
 
 def podman(*args: str, check: bool = True, timeout: float = 300) -> proc.CommandResult:
@@ -51,9 +61,10 @@ def start(args: argparse.Namespace) -> str:
     image = args.base if args.phase == "build" else image_for_ami(args.ami)
     labels = {"bakery.run-id": args.run, LABEL_SESSION: args.session, "bakery.rehearsal-phase": args.phase,
               "bakery.instance-id": args.instance or ""}
+    pristine = [] if args.phase == "build" else [f"--mount=type=image,source={image},destination={IMAGE_MOUNT}"]
     podman("run", "-d", f"--name={name}", *[f"--label={k}={v}" for k, v in labels.items()],
            "--systemd=always", f"--hostname={args.phase}-{args.run[-6:]}", "--publish=127.0.0.1::22",
-           "--entrypoint=/bin/sh", image,
+           *pristine, "--entrypoint=/bin/sh", image,
            "-c", "ssh-keygen -A >/dev/null 2>&1; exec /sbin/init")
     return name
 
@@ -109,6 +120,19 @@ def up(args: argparse.Namespace) -> None:
     print(f"127.0.0.1:{port}")
 
 
+def mount(args: argparse.Namespace) -> None:
+    """The image mount command: the volume must be attached to the instance, the container must hold the image."""
+    ec2 = boto3.client("ec2", endpoint_url=os.environ["BAKERY_AWS_ENDPOINT_URL"])
+    volume = ec2.describe_volumes(VolumeIds=[args.volume])["Volumes"][0]
+    attached = [a["InstanceId"] for a in volume.get("Attachments", []) if a["State"] == "attached"]
+    if attached != [args.instance]:
+        sys.exit(f"endpoint: volume {args.volume} is attached to {attached or 'nothing'}, not {args.instance}")
+    name = container_name("verify", args.run)
+    if not podman("exec", name, "test", "-e", f"{IMAGE_MOUNT}/etc/os-release", check=False).ok:
+        sys.exit(f"endpoint: {name} holds no image at {IMAGE_MOUNT}")
+    print(IMAGE_MOUNT)
+
+
 def down(args: argparse.Namespace) -> None:
     name = container_name(args.phase, args.run)
     exists = podman("container", "exists", name, check=False).ok
@@ -125,17 +149,18 @@ def down(args: argparse.Namespace) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("action", choices=["up", "down"])
-    parser.add_argument("--phase", required=True, choices=["build", "verify"])
+    parser.add_argument("action", choices=["up", "mount", "down"])
+    parser.add_argument("--phase", required=True, choices=["build", "verify", "mount"])
     parser.add_argument("--run", required=True)
     parser.add_argument("--session", required=True, help="labels everything this rehearsal makes")
     parser.add_argument("--base", default="", help="local image the build instance starts from")
     parser.add_argument("--ami", default="")
     parser.add_argument("--instance", default="")
+    parser.add_argument("--volume", default="", help="mount: the volume bakery attached to the instance")
     parser.add_argument("--key", default="", help="the run's private key")
     parser.add_argument("--user", default="admin")
     args = parser.parse_args(argv)
-    (up if args.action == "up" else down)(args)
+    {"up": up, "mount": mount, "down": down}[args.action](args)
 
 
 if __name__ == "__main__":

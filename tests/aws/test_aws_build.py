@@ -93,6 +93,9 @@ def test_verify_passes_and_flips_the_tag_and_the_parameter(tiny_ami, tiny_verifi
     assert instance["State"]["Name"] == "terminated"
     assert instance["MetadataOptions"]["HttpTokens"] == "required"
     assert leftovers(ec2, report["run_id"]) == {}
+    run = Path(tiny_ami["run_dir"]).parent / report["run_id"]
+    volume = json.loads((run / "aws-verify.json").read_text())["image_volume"]  # hygiene examined the AMI's volume
+    assert volume["removed"] is True and volume["snapshot"].startswith("snap-")
 
 
 def test_verified_ami_is_reused_and_can_be_promoted(tiny_ami, tiny_verified, aws_project, bakery_cli):
@@ -112,7 +115,9 @@ def test_broken_image_fails_verification_and_stays_unverified(aws_project, baker
     assert "hygiene ssh-host-keys: /etc/ssh/ssh_host_" in result.err
     (run,) = new_runs(aws_project, known)
     assert json.loads((run / "result.json").read_text())["verdict"] == "failed"
-    ami = json.loads((run / "aws-verify.json").read_text())["ami"]
+    record = json.loads((run / "aws-verify.json").read_text())
+    assert record["image_volume"]["removed"] is True
+    ami = record["ami"]
     assert tags_of(ec2, ami)["bakery:verified"] == "false"
     assert ssm.get_parameters_by_path(Path="/bakery/dirty")["Parameters"] == []
     assert leftovers(ec2, run.name) == {}

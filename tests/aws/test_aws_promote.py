@@ -10,7 +10,7 @@ from aws_helpers import make_ami, tags_of
 from bakery.aws import session
 from bakery.aws.promote import promote
 from bakery.config import load_project
-from bakery.errors import ConfigError, GateRefused
+from bakery.errors import ConfigError, ExitStatus, GateRefused
 
 pytestmark = pytest.mark.aws_rehearsal
 
@@ -40,6 +40,28 @@ def test_in_order_promotion_tags_each_environment(ec2, conn, project):
     assert tags["bakery:promoted-dev"] == dev.at and tags["bakery:promoted-staging"] == staging.at
     again = promote(conn, project, "tiny", "staging", ami)
     assert again.already and again.at == staging.at
+
+
+def test_prod_needs_approval_and_the_refusal_leaves_no_tag(ec2, conn, project):
+    """prod has approval: true; without approve the AMI, ready in every other way, stays out of prod."""
+    assert project.environments["prod"].approval
+    ami = make_ami(ec2, "tiny", tags={"bakery:promoted-dev": "2020-01-01T00:00:00Z",
+                                      "bakery:promoted-staging": "2020-01-01T00:00:01Z"})
+    with pytest.raises(GateRefused, match="promoting to prod needs approval") as refused:
+        promote(conn, project, "tiny", "prod", ami)
+    assert refused.value.hint == "rerun with --approve"
+    assert "bakery:promoted-prod" not in tags_of(ec2, ami)
+    approved = promote(conn, project, "tiny", "prod", ami, approve=True)
+    assert tags_of(ec2, ami)["bakery:promoted-prod"] == approved.at and not approved.already
+
+
+def test_approval_does_not_skip_the_other_gates(ec2, conn, project):
+    ami = make_ami(ec2, "tiny", tags={"bakery:promoted-dev": "2020-01-01T00:00:00Z"})
+    with pytest.raises(GateRefused, match="cannot go to prod before staging"):
+        promote(conn, project, "tiny", "prod", ami, approve=True)
+    unverified = make_ami(ec2, "tiny", verified="false", tags={"bakery:promoted-staging": "2020-01-01T00:00:00Z"})
+    with pytest.raises(GateRefused, match="is not verified"):
+        promote(conn, project, "tiny", "prod", unverified, approve=True)
 
 
 @pytest.mark.parametrize("verified", ["false", None])
@@ -73,6 +95,21 @@ def test_promote_command_gates_and_exit_codes(ec2, bakery_cli, aws_project):
     staging = bakery_cli("-C", aws_project, "promote", "tiny", "--to", "staging", "--json")
     assert staging.rc == 0, staging.err
     assert staging.json()["ami_id"] == ami
+
+
+def test_promote_command_to_prod_needs_approve(ec2, bakery_cli, aws_project):
+    ami = make_ami(ec2, "tiny", tags={"bakery:promoted-dev": "2020-01-01T00:00:00Z",
+                                      "bakery:promoted-staging": "2020-01-01T00:00:01Z"})
+    refused = bakery_cli("-C", aws_project, "promote", "tiny", "--to", "prod", "--image", ami)
+    assert refused.rc == ExitStatus.GATE_REFUSED == 7
+    assert "promoting to prod needs approval" in refused.err and "rerun with --approve" in refused.err
+    assert "bakery:promoted-prod" not in tags_of(ec2, ami)
+    done = bakery_cli("-C", aws_project, "promote", "tiny", "--to", "prod", "--image", ami, "--approve", "--json")
+    assert done.rc == 0, done.err
+    assert tags_of(ec2, ami)["bakery:promoted-prod"] == done.json()["at"]
+    # dev needs no approval: --approve is accepted there all the same
+    dev = make_ami(ec2, "tiny")
+    assert bakery_cli("-C", aws_project, "promote", "tiny", "--to", "dev", "--image", dev, "--approve").rc == 0
 
 
 def test_gc_command_dry_run_changes_nothing(ec2, bakery_cli, aws_project):
