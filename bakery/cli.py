@@ -17,6 +17,7 @@ import typer
 from bakery import __version__
 from bakery import base as bases
 from bakery import config, deploy, doctor, envs, gc, images, locks, many, plan, roletest, verify
+from bakery.deploy import aws as deploy_aws
 from bakery.deploy import local as deploy_local
 from bakery.build import BuildOptions, build_service
 from bakery.errors import BakeryError, ConfigError, ExitStatus, GateRefused, Interrupted
@@ -246,6 +247,7 @@ def promote_cmd(
     service: Annotated[str, typer.Argument(help="Service from bakery.yml")],
     env: Annotated[str, typer.Option("--to", "--env", help="Environment to promote to")],
     image: Annotated[Optional[str], typer.Option("--image", help="AMI id (default: newest verified, or newest promoted to the previous env).")] = None,
+    approve: Annotated[bool, typer.Option("--approve", help="Approve a promotion to an environment with approval: true.")] = False,
     json_output: JsonFlag = False,
 ) -> None:
     """aws target: tag an AMI bakery:promoted-ENV after checking the gates in bakery.yml (exit 7 if refused)."""
@@ -253,7 +255,7 @@ def promote_cmd(
 
     project = load()
     ami_id = image or _default_promotion_ami(project, service, env)
-    promotion = aws_promote.promote(aws_connection(project), project, service, env, ami_id)
+    promotion = aws_promote.promote(aws_connection(project), project, service, env, ami_id, approve=approve)
     if json_output:
         emit_json(asdict(promotion))
         return
@@ -281,7 +283,9 @@ def gc_cmd(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Only say what would be removed.")] = False,
     target: TargetOpt = None,
     orphans: Annotated[bool, typer.Option("--orphans", help="aws: remove temporary resources of runs that are over.")] = False,
-    older_than: Annotated[float, typer.Option("--older-than", min=0, help="aws --orphans: only runs older than this many seconds.")] = 6 * 3600,
+    older_than: Annotated[Optional[float], typer.Option(
+        "--older-than", min=0, help="aws: age in seconds. AMIs: an unverified AMI goes only when older (default 86400);"
+        " --orphans: only runs older than this (default 21600).")] = None,
     json_output: JsonFlag = False,
 ) -> None:
     """Remove old images and what only they use: role layers (local), snapshots (aws); --orphans for leftovers."""
@@ -310,6 +314,15 @@ def gc_cmd(
 EnvOpt = Annotated[str, typer.Option("--env", "-e", help="Environment from bakery.yml (dev, staging, prod, ...)")]
 
 
+def deployment_records(project: config.Project, target_name: str) -> deploy.Records:
+    """Where the target keeps its deployment records: AWS for aws (every machine sees them), else .bakery."""
+    if target_name == "aws":
+        from bakery.deploy.aws_records import AwsRecords
+
+        return AwsRecords(aws_connection(project), project)
+    return deploy.LocalRecords(project)
+
+
 @app.command("deploy")
 def deploy_cmd(
     service: Annotated[str, typer.Argument(help="Service from bakery.yml")],
@@ -319,57 +332,100 @@ def deploy_cmd(
     approve: Annotated[bool, typer.Option("--approve", help="Approve a deploy to an environment that needs it.")] = False,
     json_output: JsonFlag = False,
 ) -> None:
-    """Roll a verified image out to ENV: new replicas first, old ones removed once the new are healthy."""
+    """Roll a verified image out to ENV: local replicas blue/green, or on aws Terraform and an instance refresh."""
     project = load()
-    target_name = target or project.build.target
-    if target_name != "local":
-        raise ConfigError(f"deploy to target '{target_name}' is not available yet", hint="use --target local")
-    sizing = deploy.read_sizing(project, env)
-    record = deploy.choose_image(project, service, env, target_for(project, target_name).list_images(service), image)
-    deploy.check_gates(project, service, env, record, approve)
+    project.service(service)
+    deploy.environment(project, env)  # config errors before any target is asked
+    target_impl = target_for(project, target)
+    sizing = deploy.read_sizing(project, env) if target_impl.name == "local" else None
+    records = deployment_records(project, target_impl.name)
+    record = deploy.choose_image(project, service, env, target_impl.list_images(service), image, target_impl, records)
+    deploy.check_gates(project, service, env, record, approve, target_impl, records)
     run = RunDir.create(project.state_dir(), "deploy")
     log = lambda m: print(m, file=sys.stderr)  # noqa: E731
     with locks.held(project.state_dir(), f"deploy-{service}-{env}", log):
-        result = deploy_local.deploy_local(project, service, env, record, sizing, run, log)
-        deploy.record_deployment(project, result)
+        if target_impl.name == "aws":
+            rollout = deploy_aws.deploy_aws(aws_connection(project), project, service, env, record, run, log)
+            result, summary, data = rollout.deployment, rollout.describe(), rollout.as_dict()
+        else:
+            result = deploy_local.deploy_local(project, service, env, record, sizing, run, log)
+            summary, data = f"deployed {result.image} to {env}: {result.replicas} healthy replica(s)", asdict(result)
+        records.record(result)
     if json_output:
-        emit_json(asdict(result))
+        emit_json(data)
         return
-    print(f"deployed {result.image} to {env}: {result.replicas} healthy replica(s)", file=sys.stderr)
+    print(summary, file=sys.stderr)
 
 
 @app.command("status")
 def status_cmd(
     service: Annotated[str, typer.Argument(help="Service from bakery.yml")],
     env: EnvOpt,
+    target: TargetOpt = None,
     json_output: JsonFlag = False,
 ) -> None:
-    """What runs in ENV: each replica with its image fingerprint and health."""
+    """What runs in ENV: each replica (local) or instance (aws) with its image fingerprint and health."""
     project = load()
     project.service(service)
     project.tfvars_path(env)
+    target_name = target or project.build.target
+    current = deployment_records(project, target_name).current(service, env)
+    if target_name == "aws":
+        _status_aws(project, service, env, current, json_output)
+        return
     replicas = deploy_local.status_local(project, service, env)
-    current = deploy.current_deployment(project, service, env)
     if json_output:
         emit_json({"deployment": asdict(current) if current else None, "replicas": [asdict(r) for r in replicas]})
         return
-    print(f"{service} in {env}: " + (f"{current.image} since {time.strftime('%Y-%m-%d %H:%M', time.localtime(current.at))}"
-                                     if current else "not deployed"))
+    print(_deployment_line(service, env, current))
     for r in replicas:
         print(f"  {r.name:<40} {r.fingerprint[:12]:<13} {'healthy' if r.healthy else 'UNHEALTHY':<10} {r.url}  {r.detail}")
+
+
+def _deployment_line(service: str, env: str, current: deploy.Deployment | None) -> str:
+    since = f" since {time.strftime('%Y-%m-%d %H:%M', time.localtime(current.at))}" if current and current.at else ""
+    return f"{service} in {env}: " + (f"{current.image}{since}" if current else "not deployed")
+
+
+def _status_aws(project: config.Project, service: str, env: str, current, json_output: bool) -> None:
+    fleet = deploy_aws.find_fleet(aws_connection(project), project, service, env)
+    instances = fleet.instances if fleet else []
+    if json_output:
+        emit_json({"deployment": asdict(current) if current else None, "asg_name": fleet.asg_name if fleet else None,
+                   "instances": [asdict(i) for i in instances]})
+        return
+    print(_deployment_line(service, env, current) + (f" (auto scaling group {fleet.asg_name})" if fleet else
+                                                     " (no auto scaling group found)"))
+    for i in instances:
+        print(f"  {i.instance_id:<22} {i.fingerprint[:12]:<13} {'healthy' if i.healthy else 'UNHEALTHY':<10}"
+              f" {i.lifecycle_state:<12} {i.health_status:<10} {i.ami_id}  lt v{i.launch_template_version}")
 
 
 @app.command("destroy")
 def destroy_cmd(
     service: Annotated[str, typer.Argument(help="Service from bakery.yml")],
     env: EnvOpt,
+    target: TargetOpt = None,
+    approve: Annotated[bool, typer.Option("--approve", help="aws: approve destroying an environment with approval: true.")] = False,
 ) -> None:
-    """Remove ENV's replicas of SERVICE; deploying again recreates the environment."""
+    """Remove ENV's replicas (local) or terraform destroy ENV (aws); deploying again recreates it."""
     project = load()
     project.service(service)
     project.tfvars_path(env)
+    target_name = target or project.build.target
+    records = deployment_records(project, target_name)
+    if target_name == "aws":
+        deploy.check_approval(project, env, approve, "destroying")
+        log = lambda m: print(m, file=sys.stderr)  # noqa: E731
+        run = RunDir.create(project.state_dir(), "destroy")
+        with locks.held(project.state_dir(), f"deploy-{service}-{env}", log):
+            ami_id = deploy_aws.destroy_aws(project, service, env, records.deployed_ami(service, env), run, log)
+            records.forget(service, env)
+        print(f"destroyed {service} in {env}" + (f" (it ran {ami_id})" if ami_id else ": nothing was deployed"),
+              file=sys.stderr)
+        return
     removed = deploy_local.destroy_local(service, env)
-    deploy.forget_deployment(project, service, env)
+    records.forget(service, env)
     print(f"destroyed {service} in {env}: {len(removed)} replica(s) removed", file=sys.stderr)
 
 
@@ -394,22 +450,39 @@ def envs_diff_cmd(
                           hint=diff.violations[0])
 
 
-def _gc_aws(project, services, keep: int, dry_run: bool, orphans: bool, older_than: float, json_output: bool) -> None:
+def _gc_aws(project, services, keep: int, dry_run: bool, orphans: bool, older_than: float | None,
+            json_output: bool) -> None:
+    """AMI gc or orphan gc; exit 1 (after the report) when AWS refused any removal."""
     from bakery.aws import gc as aws_gc
 
     conn = aws_connection(project)
     if orphans:
-        result = aws_gc.gc_orphans(conn, project.state_dir(), older_than_s=older_than, dry_run=dry_run)
+        result = aws_gc.gc_orphans(conn, project.state_dir(), dry_run=dry_run,
+                                   older_than_s=aws_gc.DEFAULT_ORPHAN_AGE_S if older_than is None else older_than)
     else:
-        result = aws_gc.gc_amis(conn, keep=keep, dry_run=dry_run, state_dir=project.state_dir(), services=services)
+        result = aws_gc.gc_amis(conn, keep=keep, dry_run=dry_run, state_dir=project.state_dir(), services=services,
+                                unverified_min_age_s=aws_gc.DEFAULT_UNVERIFIED_AGE_S if older_than is None else older_than)
     if json_output:
         emit_json(result.as_dict())
-        return
-    data = result.as_dict()
-    for item in data.get("removed", []):
-        print(f"{'would remove' if dry_run else 'removed'}: {item}")
-    for item in data.get("failed", []):
-        print(f"FAILED: {item}")
+    else:
+        for line in (_orphan_gc_lines(result) if orphans else _ami_gc_lines(result)):
+            print(line)
+    aws_gc.raise_if_failed(result)
+
+
+def _ami_gc_lines(result) -> list[str]:
+    verb = "would remove" if result.dry_run else "removed"
+    return [*(f"kept:         {k.ami_id} {k.service}: {k.reason}" for k in result.kept),
+            *(f"{verb + ':':<13} {r.ami_id} {r.service}: {r.reason}; snapshots {', '.join(r.snapshots) or 'none'}"
+              for r in result.removed),
+            *(f"FAILED:       {f.ami_id} {f.service}: {'deregistered, snapshots left: ' if f.deregistered else ''}"
+              f"{f.error}" for f in result.failed)]
+
+
+def _orphan_gc_lines(result) -> list[str]:
+    verb = "would remove" if result.dry_run else "removed"
+    return [*(f"{verb + ':':<13} {r.kind} {r.id} (run {r.run_id})" for r in result.removed),
+            *(f"FAILED:       {r.kind} {r.id} (run {r.run_id}): {why}" for r, why in result.failed)]
 
 
 @app.command("images")

@@ -15,6 +15,8 @@ SSH_USER = "bakery:ssh-user"
 BASE_AMI = "bakery:base-ami"
 BUILD_TIME = "bakery:build-time"
 PROMOTED_PREFIX = "bakery:promoted-"
+DEPLOYED_PREFIX = "bakery:deployed-"  # + env: UTC time the AMI was deployed there (while it runs there)
+ENV = "bakery:env"
 TRUE, FALSE = "true", "false"
 
 

@@ -1,17 +1,23 @@
-"""Deployments: the gates an image must pass, which image to roll out, and the records of what runs where."""
+"""Deployments: the gates an image must pass, which image to roll out, and the records of what runs where.
+
+The gates are the same for every target; where a target keeps its records differs (Records):
+the local target in .bakery/deployments (LocalRecords), the aws target in AWS itself
+(bakery/deploy/aws_records.py), so that CI jobs on different machines see each other's deploys.
+"""
 
 from __future__ import annotations
 
 import json
 import time
+from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from bakery import catalog
-from bakery.config import Project
+from bakery.config import Environment, Project
 from bakery.envs import load_hcl
 from bakery.errors import ConfigError, GateRefused
-from bakery.targets import ImageRecord
+from bakery.targets import ImageRecord, Target
 
 
 @dataclass(frozen=True)
@@ -72,40 +78,90 @@ def forget_deployment(project: Project, service: str, env: str) -> None:
     _record_path(project, service, env).unlink(missing_ok=True)
 
 
-def check_gates(project: Project, service: str, env: str, image: ImageRecord, approve: bool) -> None:
+class Records(ABC):
+    """Where a target keeps what runs where: a successful deploy writes it, the gates read it."""
+
+    @abstractmethod
+    def current(self, service: str, env: str) -> Deployment | None:
+        """The deployment that runs in env now, or None."""
+
+    @abstractmethod
+    def record(self, deployment: Deployment) -> None:
+        """Remember a successful deployment (it replaces the env's previous one)."""
+
+    @abstractmethod
+    def forget(self, service: str, env: str) -> None:
+        """The environment was destroyed: nothing runs there any more."""
+
+
+class LocalRecords(Records):
+    """.bakery/deployments: one machine's records (the local target's)."""
+
+    def __init__(self, project: Project):
+        self.project = project
+
+    def current(self, service: str, env: str) -> Deployment | None:
+        return current_deployment(self.project, service, env)
+
+    def record(self, deployment: Deployment) -> None:
+        record_deployment(self.project, deployment)
+
+    def forget(self, service: str, env: str) -> None:
+        forget_deployment(self.project, service, env)
+
+
+def _verify_hint(service: str, image: ImageRecord, target: Target) -> str:
+    flag = "" if target.name == "local" else f" --target {target.name}"
+    return f"run bakery verify {service} --image {image.ref}{flag}"
+
+
+def check_gates(project: Project, service: str, env: str, image: ImageRecord, approve: bool,
+                target: Target, records: Records) -> None:
     """Verified; the previous environment runs this very image, healthy; approval where required."""
-    settings = project.environments.get(env)
-    if settings is None:
-        project.tfvars_path(env)  # raises the unknown-environment error
-    if not catalog.is_verified(project.state_dir(), image.image_id):
-        status = catalog.status_of(project.state_dir(), image.image_id)
-        raise GateRefused(f"{image.ref} is {status}, not verified", hint=f"run bakery verify {service} --image {image.ref}")
+    settings = environment(project, env)
+    status = target.verdict(project, image)
+    if status != catalog.PASSED:
+        raise GateRefused(f"{image.ref} is {status}, not verified", hint=_verify_hint(service, image, target))
     if settings.after is not None:
-        previous = current_deployment(project, service, settings.after)
+        previous = records.current(service, settings.after)
         if previous is None or previous.fingerprint != image.fingerprint or not previous.healthy:
             raise GateRefused(
                 f"{env} needs a healthy {settings.after} deployment of {image.ref} first",
                 hint=f"run bakery deploy {service} --env {settings.after} --image {image.ref}",
             )
-    if settings.approval and not approve:
-        raise GateRefused(f"deploying to {env} needs approval", hint="rerun with --approve")
+    check_approval(project, env, approve, "deploying to")
 
 
-def choose_image(project: Project, service: str, env: str, images: list[ImageRecord], ref: str | None) -> ImageRecord:
+def check_approval(project: Project, env: str, approve: bool, doing: str) -> None:
+    if environment(project, env).approval and not approve:
+        raise GateRefused(f"{doing} {env} needs approval", hint="rerun with --approve")
+
+
+def environment(project: Project, env: str) -> Environment:
+    """The environment's settings from bakery.yml (ConfigError, exit 3, for an unknown one)."""
+    if env not in project.environments:
+        project.tfvars_path(env)  # raises the unknown-environment error
+    return project.environments[env]
+
+
+def choose_image(project: Project, service: str, env: str, images: list[ImageRecord], ref: str | None,
+                 target: Target, records: Records) -> ImageRecord:
     """--image if given; else what the previous environment runs; else (first env) the newest verified image."""
     if ref is not None:
         for image in images:
             if ref in (image.ref, image.image_id) or image.image_id.startswith(ref):
                 return image
         raise ConfigError(f"image '{ref}' is not a baked image of '{service}'", hint=f"see bakery images {service}")
-    after = project.environments[env].after if env in project.environments else None
+    after = environment(project, env).after
     if after is not None:
-        previous = current_deployment(project, service, after)
-        match = [i for i in images if previous and i.fingerprint == previous.fingerprint]
+        previous = records.current(service, after)
+        # the very image the previous environment runs, else one with its fingerprint (the same content)
+        match = [i for i in images if previous and i.image_id == previous.image_id] or \
+            [i for i in images if previous and previous.fingerprint and i.fingerprint == previous.fingerprint]
         if not match:
             raise GateRefused(f"nothing is deployed to {after} yet", hint=f"deploy {service} to {after} first")
         return match[0]
-    verified = [i for i in images if catalog.is_verified(project.state_dir(), i.image_id)]
+    verified = [i for i in images if target.verdict(project, i) == catalog.PASSED]
     if not verified:
         raise GateRefused(f"no verified image of '{service}'", hint=f"run bakery build {service}")
     return verified[0]

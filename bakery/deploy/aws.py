@@ -2,6 +2,10 @@
 
 Terraform returns as soon as the ASG's instance refresh has started; bakery then watches the
 refresh through the Auto Scaling API until it succeeds, fails, is cancelled or rolls back.
+Only a refresh that started during this deploy counts: bakery notes the group's newest
+refresh before `apply` and follows a newer one. When apply started none (the launch template
+did not change, or the group was just created), the deploy is healthy only if the group
+already runs the AMI on every instance in service.
 """
 
 from __future__ import annotations
@@ -10,11 +14,18 @@ import json
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from bakery import proc
+from bakery.aws.session import Connection, translated_errors
+from bakery.config import Project
+from bakery.deploy import Deployment, new_deployment
+from bakery.deploy.aws_fleet import Fleet, fleet, group, group_by_tags
+from bakery.envs import load_hcl
 from bakery.errors import BakeryError, ConfigError, DeployFailed, ExitStatus, PrerequisiteError
+from bakery.rundir import RunDir
+from bakery.targets import ImageRecord
 
 TERMINAL = {
     "Successful": ExitStatus.OK,
@@ -23,6 +34,12 @@ TERMINAL = {
     "RollbackSuccessful": ExitStatus.REFRESH_ROLLED_BACK,
     "RollbackFailed": ExitStatus.REFRESH_ROLLED_BACK,
 }
+HINTS = {
+    "Failed": "instances may run the old and the new AMI; the deployment record still names the old one",
+    "Cancelled": "instances may run the old and the new AMI; deploy again to finish, or deploy the old AMI",
+    "RollbackSuccessful": "the group is back on its previous launch template; the record still names the old AMI",
+    "RollbackFailed": "the rollback failed too: look at the group in the AWS console",
+}
 TERRAFORM_TIMEOUT_S = 3600
 
 
@@ -30,7 +47,7 @@ class RefreshEnded(BakeryError):
     """An instance refresh ended other than Successful; exit status by how it ended."""
 
     def __init__(self, status: str, reason: str):
-        super().__init__(f"instance refresh {status}: {reason or 'no reason given'}")
+        super().__init__(f"instance refresh {status}: {reason or 'no reason given'}", hint=HINTS.get(status))
         self.exit_status = TERMINAL.get(status, ExitStatus.DEPLOY_FAILED)
         self.status = status
 
@@ -43,6 +60,25 @@ class RefreshOutcome:
     seconds: float
 
 
+@dataclass(frozen=True)
+class AwsRollout:
+    deployment: Deployment
+    asg_name: str
+    refresh: RefreshOutcome | None  # None: apply started no refresh; the group already ran the AMI
+
+    def as_dict(self) -> dict:
+        return {**asdict(self.deployment), "asg_name": self.asg_name,
+                "refresh": asdict(self.refresh) if self.refresh else None}
+
+    def describe(self) -> str:
+        if self.refresh is None:
+            return f"{self.deployment.image} is already running in {self.deployment.env} ({self.asg_name})"
+        return (f"deployed {self.deployment.image} to {self.deployment.env}: instance refresh"
+                f" {self.refresh.refresh_id} {self.refresh.status}, {self.deployment.replicas} healthy instance(s)")
+
+
+# -- Terraform -------------------------------------------------------------------------------
+
 def env_dir(root: Path, env: str) -> Path:
     path = root / "terraform" / "envs" / env
     if not path.is_dir():
@@ -50,49 +86,174 @@ def env_dir(root: Path, env: str) -> Path:
     return path
 
 
+def check_environment(root: Path, env: str, service: str) -> None:
+    """The env directory exists and deploys this service (tfvars `service`, when it names one)."""
+    tfvars = env_dir(root, env) / "terraform.tfvars"
+    named = load_hcl(tfvars, root).get("service") if tfvars.is_file() else None
+    if named is not None and named != service:
+        raise ConfigError(f"terraform/envs/{env} deploys service '{named}', not '{service}'",
+                          hint="each environment directory holds one service (terraform/README.md)")
+
+
+def require_terraform() -> None:
+    if shutil.which("terraform") is None:
+        raise PrerequisiteError("terraform is not installed", hint="install Terraform >= 1.5 to deploy to AWS")
+
+
+def init_argv(env: str) -> list[str]:
+    return ["terraform", f"-chdir=terraform/envs/{env}", "init", "-input=false", "-backend-config=backend.hcl"]
+
+
 def terraform_argvs(env: str, ami_id: str) -> list[list[str]]:
     """init, plan and apply, non-interactive, with the AMI as the only per-deploy input."""
     chdir = f"-chdir=terraform/envs/{env}"
     return [
-        ["terraform", chdir, "init", "-input=false", "-backend-config=backend.hcl"],
+        init_argv(env),
         ["terraform", chdir, "plan", "-input=false", "-out=bakery.tfplan", f"-var=ami_id={ami_id}"],
         ["terraform", chdir, "apply", "-input=false", "bakery.tfplan"],
     ]
 
 
-def apply_terraform(root: Path, env: str, ami_id: str, log_dir: Path) -> dict:
-    """Run init/plan/apply for env; returns `terraform output -json` as a dict of values."""
-    if shutil.which("terraform") is None:
-        raise PrerequisiteError("terraform is not installed", hint="install Terraform >= 1.5 to deploy to AWS")
+def destroy_argv(env: str, ami_id: str) -> list[str]:
+    return ["terraform", f"-chdir=terraform/envs/{env}", "destroy", "-input=false", "-auto-approve",
+            f"-var=ami_id={ami_id}"]
+
+
+def run_terraform(root: Path, argv: list[str], log_dir: Path) -> None:
+    """One terraform step, logged to log_dir/terraform-<step>.log (CommandFailed with its last lines)."""
+    proc.run(argv, cwd=root, log_path=log_dir / f"terraform-{argv[2]}.log", timeout=TERRAFORM_TIMEOUT_S)
+
+
+def init_terraform(root: Path, env: str, log_dir: Path) -> None:
+    require_terraform()
     env_dir(root, env)
-    for argv in terraform_argvs(env, ami_id):
-        step = argv[2]
-        proc.run(argv, cwd=root, log_path=log_dir / f"terraform-{step}.log", timeout=TERRAFORM_TIMEOUT_S)
-    out = proc.run(["terraform", f"-chdir=terraform/envs/{env}", "output", "-json"], cwd=root)
-    return {name: value["value"] for name, value in json.loads(out.stdout).items()}
+    run_terraform(root, init_argv(env), log_dir)
 
 
-def follow_instance_refresh(autoscaling, asg_name: str, *, poll_s: float = 15.0, timeout_s: float = 7200.0,
-                            log: Callable[[str], None] = lambda _m: None,
+def plan_and_apply(root: Path, env: str, ami_id: str, log_dir: Path) -> None:
+    for argv in terraform_argvs(env, ami_id)[1:]:
+        run_terraform(root, argv, log_dir)
+
+
+def terraform_outputs(root: Path, env: str, *, check: bool = True) -> dict:
+    """`terraform output -json` as {name: value}; with check=False, {} when terraform cannot tell."""
+    out = proc.run(["terraform", f"-chdir=terraform/envs/{env}", "output", "-json"], cwd=root, check=check,
+                   timeout=300)
+    if not out.ok:
+        return {}
+    return {name: value["value"] for name, value in json.loads(out.stdout or "{}").items()}
+
+
+# -- the instance refresh ----------------------------------------------------------------------
+
+def newest_refresh(autoscaling, asg_name: str | None) -> dict | None:
+    if not asg_name:
+        return None
+    found = autoscaling.describe_instance_refreshes(AutoScalingGroupName=asg_name, MaxRecords=1)["InstanceRefreshes"]
+    return found[0] if found else None
+
+
+def refresh_started_since(autoscaling, asg_name: str, before: tuple[str | None, str | None]) -> str | None:
+    """The id of the group's newest refresh if it is not the one noted before apply (group, refresh id)."""
+    newest = newest_refresh(autoscaling, asg_name)
+    if newest is None or (asg_name, newest["InstanceRefreshId"]) == before:
+        return None
+    return newest["InstanceRefreshId"]
+
+
+def follow_instance_refresh(autoscaling, asg_name: str, refresh_id: str, *, poll_s: float = 15.0,
+                            timeout_s: float = 7200.0, log: Callable[[str], None] = lambda _m: None,
                             sleep: Callable[[float], None] = time.sleep) -> RefreshOutcome:
-    """Watch the ASG's newest instance refresh to its end; raise RefreshEnded unless it succeeds."""
+    """Watch one instance refresh to its end; raise RefreshEnded unless it succeeds.
+
+    Polls after 1, 2, 4, 8 s, then every poll_s: a refresh with nothing to replace ends fast.
+    """
     started = time.monotonic()
-    last = None
+    last, polls = None, 0
     while time.monotonic() - started < timeout_s:
-        refreshes = autoscaling.describe_instance_refreshes(AutoScalingGroupName=asg_name, MaxRecords=1)
-        if not refreshes["InstanceRefreshes"]:
-            raise DeployFailed(f"no instance refresh found for {asg_name}", hint="did terraform apply change the launch template?")
-        refresh = refreshes["InstanceRefreshes"][0]
+        found = autoscaling.describe_instance_refreshes(AutoScalingGroupName=asg_name,
+                                                        InstanceRefreshIds=[refresh_id])["InstanceRefreshes"]
+        if not found:
+            raise DeployFailed(f"instance refresh {refresh_id} of {asg_name} is gone", hint="see the AWS console")
+        refresh = found[0]
         status, percentage = refresh["Status"], int(refresh.get("PercentageComplete", 0))
         if (status, percentage) != last:
-            log(f"instance refresh {refresh['InstanceRefreshId']}: {status} {percentage}%")
+            log(f"instance refresh {refresh_id}: {status} {percentage}%")
             last = (status, percentage)
         if status in TERMINAL:
-            outcome = RefreshOutcome(refresh["InstanceRefreshId"], status, percentage,
-                                     round(time.monotonic() - started, 1))
             if status != "Successful":
                 raise RefreshEnded(status, refresh.get("StatusReason", ""))
-            return outcome
-        sleep(poll_s)
-    raise DeployFailed(f"instance refresh of {asg_name} did not end in {timeout_s:.0f} s",
+            return RefreshOutcome(refresh_id, status, percentage, round(time.monotonic() - started, 1))
+        sleep(min(poll_s, 2.0 ** polls))
+        polls += 1
+    raise DeployFailed(f"instance refresh {refresh_id} of {asg_name} did not end in {timeout_s:.0f} s",
                        hint="follow it in the AWS console; bakery did not cancel it")
+
+
+# -- deploy and destroy ------------------------------------------------------------------------
+
+def deploy_aws(conn: Connection, project: Project, service: str, env: str, image: ImageRecord, run: RunDir,
+               log: Callable[[str], None]) -> AwsRollout:
+    """Apply the environment with image's AMI, then follow the refresh that started (see the module doc)."""
+    root, autoscaling = project.root, conn.client("autoscaling")
+    check_environment(root, env, service)
+    init_terraform(root, env, run.path)
+    log(f"terraform plan/apply in terraform/envs/{env} with ami_id={image.image_id} (logs in {run.relative()})")
+    previous_asg = terraform_outputs(root, env).get("asg_name")  # the state of the last apply
+    with translated_errors():
+        noted = newest_refresh(autoscaling, previous_asg)
+    plan_and_apply(root, env, image.image_id, run.path)
+    asg_name = terraform_outputs(root, env).get("asg_name")
+    if not asg_name:
+        raise ConfigError(f"terraform/envs/{env} has no output asg_name", hint="bakery follows the group it names")
+    with translated_errors():
+        refresh_id = refresh_started_since(autoscaling, asg_name, (previous_asg, noted and noted["InstanceRefreshId"]))
+        run.write_json("aws-deploy.json", {"asg_name": asg_name, "ami_id": image.image_id, "refresh_id": refresh_id})
+        outcome = follow_instance_refresh(autoscaling, asg_name, refresh_id, log=log) if refresh_id else None
+    return AwsRollout(_healthy_deployment(conn, service, env, image, asg_name, outcome, run), asg_name, outcome)
+
+
+def _healthy_deployment(conn: Connection, service: str, env: str, image: ImageRecord, asg_name: str,
+                        outcome: RefreshOutcome | None, run: RunDir) -> Deployment:
+    found = group(conn, asg_name)
+    if found is None:
+        raise DeployFailed(f"auto scaling group {asg_name} (terraform output asg_name) does not exist")
+    now = fleet(conn, found)
+    run.write_json("aws-deploy.json", {"asg_name": asg_name, "ami_id": image.image_id,
+                                       "refresh_id": outcome.refresh_id if outcome else None,
+                                       "refresh": asdict(outcome) if outcome else None, "fleet": asdict(now)})
+    if outcome is None and not now.runs_only(image.image_id):
+        raise DeployFailed(f"terraform started no instance refresh and {asg_name} does not run only"
+                           f" {image.image_id} ({_fleet_summary(now)})",
+                           hint=f"aws autoscaling start-instance-refresh --auto-scaling-group-name {asg_name}")
+    serving = sum(i.healthy and i.ami_id == image.image_id for i in now.instances)
+    return new_deployment(service, env, "aws", image, serving, run.run_id)
+
+
+def _fleet_summary(now: Fleet) -> str:
+    amis = sorted({i.ami_id for i in now.instances if i.lifecycle_state == "InService"})
+    return f"launch template: {now.launch_template_ami or 'none'}; in service: {', '.join(amis) or 'no instances'}"
+
+
+def find_fleet(conn: Connection, project: Project, service: str, env: str) -> Fleet | None:
+    """The group terraform's state names (when terraform can tell), else the one tagged for service and env."""
+    found = None
+    if shutil.which("terraform") is not None and (project.root / "terraform" / "envs" / env).is_dir():
+        name = terraform_outputs(project.root, env, check=False).get("asg_name")
+        found = group(conn, name) if name else None
+    found = found or group_by_tags(conn, service, env)
+    return fleet(conn, found) if found else None
+
+
+def destroy_aws(project: Project, service: str, env: str, deployed_ami: str | None, run: RunDir,
+                log: Callable[[str], None]) -> str | None:
+    """terraform destroy of the environment; returns the ami_id it was given, None when nothing was applied."""
+    check_environment(project.root, env, service)
+    init_terraform(project.root, env, run.path)
+    ami_id = deployed_ami or terraform_outputs(project.root, env).get("ami_id")
+    if not ami_id:
+        log(f"nothing is deployed to {env}: no deployment record, no ami_id in the Terraform state")
+        return None
+    log(f"terraform destroy in terraform/envs/{env} (logs in {run.relative()})")
+    run_terraform(project.root, destroy_argv(env, ami_id), run.path)
+    return ami_id

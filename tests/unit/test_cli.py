@@ -72,3 +72,14 @@ def test_config_check_lists_roles(cli, fixture_project):
     result = cli("-C", fixture_project, "config", "check")
     assert result.rc == 0
     assert "broken: 2 roles (motd, broken)" in result.out
+
+
+def test_deploy_names_an_unknown_service_or_environment_before_asking_any_target(cli, fixture_project, monkeypatch):
+    """No AWS call (there are no credentials here) and nothing written: exit 3 at once."""
+    monkeypatch.setenv("BAKERY_AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+    for target in ("local", "aws"):
+        unknown_env = cli("-C", fixture_project, "deploy", "web", "--env", "qa", "--target", target)
+        assert unknown_env.rc == ExitStatus.CONFIG and "unknown environment 'qa'" in unknown_env.err
+        unknown_service = cli("-C", fixture_project, "deploy", "nope", "--env", "dev", "--target", target)
+        assert unknown_service.rc == ExitStatus.CONFIG and "unknown service 'nope'" in unknown_service.err
+    assert not (fixture_project / ".bakery").exists()
