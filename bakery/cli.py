@@ -17,7 +17,6 @@ import typer
 from bakery import __version__
 from bakery import base as bases
 from bakery import config, deploy, doctor, envs, gc, images, locks, many, plan, roletest, verify
-from bakery.deploy import aws as deploy_aws
 from bakery.deploy import local as deploy_local
 from bakery.build import BuildOptions, build_service
 from bakery.errors import BakeryError, ConfigError, ExitStatus, GateRefused, Interrupted
@@ -109,8 +108,9 @@ def build(
     names = list(project.services) if all_services else (services or [])
     if not names:
         raise ConfigError("name a service to build, or pass --all", hint=f"services: {', '.join(project.services)}")
-    for name in names:
-        resolve_service_playbook(project, name)  # every service resolves before anything starts
+    if len(names) > 1:
+        for name in names:
+            resolve_service_playbook(project, name)  # every service resolves before anything starts
     skip = tuple(skip) + (("verify",) if no_verify else ())
     target_name = target or project.build.target
     if len(names) > 1:
@@ -345,6 +345,8 @@ def deploy_cmd(
     log = lambda m: print(m, file=sys.stderr)  # noqa: E731
     with locks.held(project.state_dir(), f"deploy-{service}-{env}", log):
         if target_impl.name == "aws":
+            from bakery.deploy import aws as deploy_aws  # boto3: imported only for aws
+
             rollout = deploy_aws.deploy_aws(aws_connection(project), project, service, env, record, run, log)
             result, summary, data = rollout.deployment, rollout.describe(), rollout.as_dict()
         else:
@@ -388,6 +390,8 @@ def _deployment_line(service: str, env: str, current: deploy.Deployment | None) 
 
 
 def _status_aws(project: config.Project, service: str, env: str, current, json_output: bool) -> None:
+    from bakery.deploy import aws as deploy_aws  # boto3: imported only for aws
+
     fleet = deploy_aws.find_fleet(aws_connection(project), project, service, env)
     instances = fleet.instances if fleet else []
     if json_output:
@@ -415,6 +419,8 @@ def destroy_cmd(
     target_name = target or project.build.target
     records = deployment_records(project, target_name)
     if target_name == "aws":
+        from bakery.deploy import aws as deploy_aws  # boto3: imported only for aws
+
         deploy.check_approval(project, env, approve, "destroying")
         log = lambda m: print(m, file=sys.stderr)  # noqa: E731
         run = RunDir.create(project.state_dir(), "destroy")

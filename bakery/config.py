@@ -9,6 +9,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
+from bakery import yamltext
 from bakery.errors import ConfigError
 
 CONFIG_NAME = "bakery.yml"
@@ -203,7 +204,7 @@ def load_project(start: Path) -> Project:
 
 def parse_project(text: str, *, source: str) -> Project:
     try:
-        data = yaml.safe_load(text)
+        data = yamltext.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark else ""

@@ -15,9 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import hcl2
-from lark.exceptions import LarkError, UnexpectedInput
-
 from bakery.config import NAME_PATTERN
 from bakery.errors import ConfigError
 
@@ -241,6 +238,8 @@ def _merge_setting(table: dict[str, Any], kind: str, key: str, value: Any, where
 
 def load_hcl(path: Path, root: Path | None = None) -> dict[str, Any]:
     """One HCL file (*.tf, *.tfvars, backend.hcl) in python-hcl2's classic shape, without metadata."""
+    from lark.exceptions import LarkError, UnexpectedInput  # with hcl2 (~0.1 s): only for commands that read HCL
+
     shown = _shown(path, root) if root is not None else str(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -263,6 +262,8 @@ def _hcl_loads(text: str) -> dict[str, Any]:
     block labels ('"dev"'), adds __is_block__ and __comments__ keys and keeps heredoc
     markers; its SerializationOptions turn that back into the classic shape.
     """
+    import hcl2
+
     options_type = getattr(hcl2, "SerializationOptions", None)
     if options_type is None:
         return hcl2.loads(text)

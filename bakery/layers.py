@@ -17,7 +17,7 @@ from pathlib import Path
 
 import yaml
 
-from bakery import podman
+from bakery import podman, yamltext
 from bakery.fingerprint import ROLE_EXCLUDES, Fingerprint, tree_digest, tree_files, value_digest
 from bakery.playbook import PlaybookInputs, resolve_playbook
 
@@ -42,7 +42,7 @@ class LayerStep:
 
 def split_play(playbook: Path) -> tuple[dict, list] | None:
     """(play settings, role entries) when the playbook is one play that only lists roles."""
-    plays = yaml.safe_load(playbook.read_text())
+    plays = yamltext.safe_load(playbook.read_text())
     if not isinstance(plays, list) or len(plays) != 1:
         return None
     play = plays[0]

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import yaml
 
+from bakery import yamltext
 from bakery.errors import ConfigError
 
 ROLE_INCLUDES = {
@@ -104,6 +105,6 @@ def _role_dependencies(role_dir: Path) -> list[str]:
 
 def _load_yaml(path: Path):
     try:
-        return yaml.safe_load(path.read_text())
+        return yamltext.safe_load(path.read_text())
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {getattr(exc, 'problem', exc)}") from None
