@@ -5,7 +5,7 @@
   one role: rebake after editing only the api_service role (earlier role layers reused)
             vs a full bake (`--force --no-layers`) (target: >= 3x faster)
 
-    ./run python bench/rebake.py [--runs 3]
+    ./run python bench/rebake.py [--runs 3] [--case noop|one-role]
 """
 
 from __future__ import annotations
@@ -33,33 +33,45 @@ def edit_role(project: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--case", choices=("noop", "one-role"), help="measure only this case (default: both)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         project = copy_example_project(Path(tmp) / "project")
-        build(project, "--force", "--no-verify")  # role layers of these inputs, for the one-role rebakes
+        if args.case != "noop":
+            build(project, "--force", "--no-verify")  # role layers of these inputs, for the one-role rebakes
         # then a fresh, verified image to be a no-op against (after the layers: the newest image of a
         # fingerprint is the one a build finds, and an unverified one would be verified, not reused)
         _, built = build(project, "--force", "--no-layers")
-        noop = []
-        for _ in range(max(args.runs, 5)):
-            elapsed, result = build(project)
-            assert result["reused"] and result["verdict"] == "passed", result
-            noop.append(elapsed)
-        by_hand = []
-        with tempfile.TemporaryDirectory() as work:
-            for _ in range(args.runs):
-                by_hand.append(packer_by_hand("api-service", built, Path(work), project))
-        full, one_role = [], []
-        for _ in range(args.runs):
-            full.append(build(project, "--force", "--no-layers", "--no-verify")[0])
-            edit_role(project)
-            elapsed, result = build(project, "--no-verify")
-            assert result["layers_reused"] >= 3, result
-            one_role.append(elapsed)
-    print(f"no-op rebake vs packer build by hand ({len(noop)} / {args.runs} runs)")
+        if args.case in (None, "noop"):
+            noop_vs_packer(project, built, args.runs)
+        if args.case in (None, "one-role"):
+            one_role_vs_full(project, args.runs)
+
+
+def noop_vs_packer(project: Path, built: dict, runs: int) -> None:
+    noop = []
+    for _ in range(max(runs, 5)):
+        elapsed, result = build(project)
+        assert result["reused"] and result["verdict"] == "passed", result
+        noop.append(elapsed)
+    by_hand = []
+    with tempfile.TemporaryDirectory() as work:
+        for _ in range(runs):
+            by_hand.append(packer_by_hand("api-service", built, Path(work), project))
+    print(f"no-op rebake vs packer build by hand ({len(noop)} / {runs} runs)")
     print_table([("packer build by hand", by_hand), ("bakery build, up to date", noop)], baseline="bakery build, up to date")
     print()
-    print(f"rebake after an api_service role edit vs full bake ({args.runs} runs each)")
+
+
+def one_role_vs_full(project: Path, runs: int) -> None:
+    full, one_role = [], []
+    for _ in range(runs):
+        full.append(build(project, "--force", "--no-layers", "--no-verify")[0])
+        edit_role(project)
+        elapsed, result = build(project, "--no-verify")
+        assert result["layers_reused"] >= 3, result
+        one_role.append(elapsed)
+    print(f"rebake after an api_service role edit vs full bake ({runs} runs each)")
     print_table([("full bake (--force --no-layers)", full), ("rebake, api_service edited", one_role)],
                 baseline="rebake, api_service edited")
 
