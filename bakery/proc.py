@@ -83,7 +83,10 @@ def run(
     with _output_files(log_path) as (out, err):
         proc = _spawn(argv, env, cwd, out, err, stdin_data)
         rc = _wait(proc, timeout, on_poll)
-        stdout, stderr = _read_back(out), _read_back(err) if err is not out else ""
+        if err is out:  # both went to the log: keep its tail, the whole of it is in the file
+            stdout, stderr = _read_back(out, _OUTPUT_KEEP_BYTES), ""
+        else:  # stdout whole (callers parse it), stderr's tail
+            stdout, stderr = _read_back(out), _read_back(err, _OUTPUT_KEEP_BYTES)
     result = CommandResult(argv, rc, stdout, stderr, round(time.monotonic() - started, 3))
     if check and rc != 0:
         raise CommandFailed(result)
@@ -217,10 +220,11 @@ def _signal_group(proc: subprocess.Popen, sig: int) -> None:
         pass
 
 
-def _read_back(handle) -> str:
+def _read_back(handle, keep_bytes: int | None = None) -> str:
+    """What a command wrote to handle: all of it, or its last keep_bytes."""
     handle.flush()
     size = handle.seek(0, os.SEEK_END)
-    handle.seek(max(0, size - _OUTPUT_KEEP_BYTES))
+    handle.seek(0 if keep_bytes is None else max(0, size - keep_bytes))
     return handle.read().decode(errors="replace")
 
 
@@ -243,7 +247,8 @@ def run_parallel(commands: Sequence[Sequence[str]], *, jobs: int, log_paths: Seq
             for index, (process, started, out, err) in list(running.items()):
                 if process.poll() is not None:
                     results[index] = CommandResult(tuple(str(a) for a in commands[index]), process.returncode,
-                                                   _read_back(out), _read_back(err), round(time.monotonic() - started, 3))
+                                                   _read_back(out), _read_back(err, _OUTPUT_KEEP_BYTES),
+                                                   round(time.monotonic() - started, 3))
                     out.close(), err.close()
                     del running[index]
             time.sleep(POLL_INTERVAL_S)

@@ -27,6 +27,15 @@ def test_run_returns_a_frozen_result():
         result.rc = 1
 
 
+def test_large_stdout_is_returned_whole_and_stderr_keeps_its_tail():
+    # `podman images --format json` of a busy store is over 256 KiB and is parsed as a whole
+    big = 600 * 1024
+    script = f"import sys; sys.stdout.write('[' + 'x' * {big} + ']'); sys.stderr.write('e' * {big} + 'END')"
+    result = proc.run(["python3", "-c", script])
+    assert len(result.stdout) == big + 2 and result.stdout.startswith("[") and result.stdout.endswith("]")
+    assert result.stderr.endswith("END") and len(result.stderr) < big
+
+
 def test_failure_raises_with_last_lines():
     with pytest.raises(CommandFailed) as err:
         proc.run(["sh", "-c", "echo one >&2; echo two >&2; exit 3"])
