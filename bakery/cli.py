@@ -108,12 +108,11 @@ def build(
     names = list(project.services) if all_services else (services or [])
     if not names:
         raise ConfigError("name a service to build, or pass --all", hint=f"services: {', '.join(project.services)}")
-    if len(names) > 1:
-        for name in names:
-            resolve_service_playbook(project, name)  # every service resolves before anything starts
     skip = tuple(skip) + (("verify",) if no_verify else ())
     target_name = target or project.build.target
     if len(names) > 1:
+        for name in names:
+            resolve_service_playbook(project, name)  # every service resolves before any child starts
         child_args = [*(["--force"] if force else []), *(["--no-layers"] if no_layers else []),
                       *[a for s in skip for a in ("--skip", s)], *(["--until", until] if until else [])]
         _build_many(project, names, target_name, jobs, child_args, json_output)
