@@ -140,14 +140,23 @@ def stage_bake(ctx: BuildContext) -> None:
 
 
 def bake_in_layers(ctx: BuildContext, steps: list[layers.LayerStep], extra_vars: Path) -> dict:
-    def bake_step(step: layers.LayerStep, parent_ref: str) -> str:
-        labels = {**layers.layer_labels(steps, step), f"{canary.RUN_LABEL}.{step.index:02d}": ctx.run.run_id}
-        if step is steps[-1]:
-            labels.update(image_labels(ctx))
-        job = PackerJob(f"{step.index:02d}-{step.role}", step.playbook, parent_ref, labels)
+    def bake_run(todo: list[layers.LayerStep], parent_ref: str) -> str:
+        canaries: dict[str, str] = {}  # every layer baked by this run carries this run's canary
+
+        def labels_of(step: layers.LayerStep) -> dict[str, str]:
+            canaries[f"{canary.RUN_LABEL}.{step.index:02d}"] = ctx.run.run_id
+            return {**layers.layer_labels(steps, step), **canaries}
+
+        def commit_argv(step: layers.LayerStep) -> list[str]:
+            return ctx.target.layer_commit_argv(ctx.run, step.ref, labels_of(step))
+
+        first, last = todo[0], todo[-1]
+        playbook = layers.write_run_playbook(todo, ctx.run.path / "layers" / f"run-{first.index:02d}-{last.index:02d}.yml",
+                                             commit_argv)
+        job = PackerJob(f"{first.index:02d}-{last.role}", playbook, parent_ref, {**labels_of(last), **image_labels(ctx)})
         return run_packer(ctx, job, extra_vars)["artifact_id"]
 
-    image_id, reused = layers.bake_layers(steps, ctx.base.ref, bake_step, ctx.reporter.info,
+    image_id, reused = layers.bake_layers(steps, ctx.base.ref, bake_run, ctx.reporter.info,
                                           use_cache=not ctx.options.force, usable=canary.all_here)
     ctx.layers_reused = reused
     return {"artifact_id": image_id}

@@ -121,6 +121,9 @@ class Environment(Strict):
 class BuildSettings(Strict):
     target: Literal["local", "aws"] = "local"
     packer_template: str = Field("packer", description="directory holding the *.pkr.hcl files")
+    local_connection: Literal["auto", "packer-proxy"] = Field(
+        "auto", description="how Ansible reaches the local build container: auto (its sshd over podman exec when "
+                            "the base has /usr/sbin/sshd, else Packer's SSH proxy) or packer-proxy (always the proxy)")
 
 
 class Project(Strict):

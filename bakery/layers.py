@@ -4,8 +4,9 @@ A layer is keyed by its parent layer, the role's files (with its dependencies), 
 every role sees (service variables, playbook, vars, template, tool versions) and the
 per-build values (fingerprint, app source) only for roles whose files mention them. A rebake
 after changing one role reuses every layer before it. The last role's key includes the
-image fingerprint, so the final image always carries its own labels. A failed role commits
-nothing, so it is never cached.
+image fingerprint, so the final image always carries its own labels. The layers that are not
+cached are baked in one Packer run, committed one by one as their role finishes; a failed role
+stops the run before its commit, so it is never cached.
 """
 
 from __future__ import annotations
@@ -109,30 +110,59 @@ def _mentions(role_dirs: tuple[Path, ...], word: str) -> bool:
     return any(needle in full.read_bytes() for role_dir in role_dirs for _, full in tree_files(role_dir, ROLE_EXCLUDES))
 
 
-def bake_layers(steps: list[LayerStep], base_ref: str, bake_step: Callable[[LayerStep, str], str],
+def bake_layers(steps: list[LayerStep], base_ref: str, bake_run: Callable[[list[LayerStep], str], str],
                 log: Callable[[str], None], *, use_cache: bool = True,
                 usable: Callable[[dict[str, str]], bool] = lambda _labels: True) -> tuple[str, int]:
-    """Bake each step not cached yet (every step without use_cache); returns (final image id, layers reused).
+    """Reuse the cached layers up to the first one that is not; bake that one and the rest in
+    one run (bake_run(steps, parent ref) commits each and returns the last one's image id).
 
-    A cached layer counts only when usable(its labels) is true; the first one that is not
-    is rebaked, and so is every layer after it.
+    Returns (final image id, layers reused). Without use_cache every step is baked. A cached
+    layer counts only when usable(its labels) is true.
     """
-    parent_ref, reused, image_id = base_ref, 0, ""
-    for step in steps:
-        cached = podman.find_image(step.ref) if use_cache else None
+    parent_ref, image_id, reused = base_ref, "", 0
+    for step in steps if use_cache else []:
+        cached = podman.find_image(step.ref)
         if cached is not None and not usable(podman.image_labels(cached)):
             log(f"layer {step.index + 1}/{len(steps)} {step.role}: cached layer not usable, rebaking it and the rest")
-            cached, use_cache = None, False
-        if cached is not None:
-            image_id = cached["Id"]
-            reused += 1
-            log(f"layer {step.index + 1}/{len(steps)} {step.role}: cached ({step.ref})")
-        else:
-            log(f"layer {step.index + 1}/{len(steps)} {step.role}: baking")
-            image_id = bake_step(step, parent_ref)
-            podman.tag(image_id, step.ref)
-        parent_ref = step.ref
+            break
+        if cached is None:
+            break
+        image_id, reused, parent_ref = cached["Id"], reused + 1, step.ref
+        log(f"layer {step.index + 1}/{len(steps)} {step.role}: cached ({step.ref})")
+    rest = steps[reused:]
+    if rest:
+        log(f"layers {rest[0].index + 1}-{len(steps)}/{len(steps)}: baking {', '.join(s.role for s in rest)} "
+            "in one Packer run, each committed as a layer")
+        image_id = bake_run(rest, parent_ref)
+        podman.tag(image_id, rest[-1].ref)
     return image_id, reused
+
+
+def write_run_playbook(steps: list[LayerStep], path: Path, commit_argv: Callable[[LayerStep], list[str]]) -> Path:
+    """One playbook for the steps of a run: each step's play, then (but after the last, which
+    Packer commits) a play on the controller that commits the build container as its layer.
+
+    A step that fails stops the playbook before its commit, so a failed role is never cached.
+    """
+    plays: list[dict] = []
+    for step in steps:
+        plays.extend(yamltext.safe_load(step.playbook.read_text()))
+        if step is not steps[-1]:
+            plays.append(_commit_play(step, commit_argv(step)))
+    path.write_text(yaml.safe_dump(plays, sort_keys=False))
+    return path
+
+
+def _commit_play(step: LayerStep, argv: list[str]) -> dict:
+    return {
+        "name": f"bakery: commit layer {step.index + 1} ({step.role})",
+        "hosts": "localhost",
+        "connection": "local",
+        "gather_facts": False,
+        "become": False,
+        "tasks": [{"name": f"Commit the build container as {step.ref}", "ansible.builtin.command": {"argv": argv},
+                   "changed_when": False}],
+    }
 
 
 def layer_labels(steps: list[LayerStep], step: LayerStep) -> dict[str, str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -79,6 +80,11 @@ def mounted_image(ref: str) -> Iterator[Path]:
         yield path
     finally:
         podman("image", "unmount", ref, check=False)
+
+
+def image_has_file(ref: str, path: str) -> bool:
+    with mounted_image(ref) as root:
+        return os.path.lexists(root / path.lstrip("/"))
 
 
 def run_detached(image: str, name: str, labels: dict[str, str], *extra: str) -> None:

@@ -7,11 +7,14 @@ build {
     playbook_file = var.playbook_file
     user          = var.ansible_user
     use_sftp      = true
-    extra_arguments = [
+    extra_arguments = concat([
       "--extra-vars", "@${var.extra_vars_file}",
       # Packer 1.6.6's SSH proxy offers only an ssh-rsa host key.
       "--ssh-extra-args", "-oHostKeyAlgorithms=+ssh-rsa -oPubkeyAcceptedKeyTypes=+ssh-rsa",
-    ]
+      ],
+      # Local target: Ansible connects through sshd in the container instead of the proxy.
+      var.connection_vars_file == "" ? [] : ["--extra-vars", "@${var.connection_vars_file}"],
+    )
     ansible_env_vars = [
       "ANSIBLE_ROLES_PATH=${var.roles_path}",
       "ANSIBLE_PIPELINING=True",

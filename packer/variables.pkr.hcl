@@ -36,6 +36,12 @@ variable "extra_vars_file" {
   description = "JSON file of the playbook's extra vars"
 }
 
+variable "connection_vars_file" {
+  type        = string
+  description = "JSON file of Ansible connection vars that replace Packer's SSH proxy (local target), or empty"
+  default     = ""
+}
+
 variable "ansible_user" {
   type        = string
   description = "User Ansible logs in as: root in the local build container, the AMI's login user on AWS"

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import tempfile
 import time
 from collections.abc import Iterator
 from datetime import datetime
+from functools import lru_cache
 from pathlib import Path
 
 from bakery import base as bases
@@ -15,6 +17,7 @@ from bakery.aws.ssh import SshEndpoint, write_config
 from bakery.config import Project
 from bakery.fingerprint import SHORT_LENGTH
 from bakery.rundir import RunDir
+from bakery.targets import container_ssh
 from bakery.targets.base import BaseArtifact, BootResult, ImageRecord, Instance, Target, wait_for_systemd
 
 IMAGE_REPOSITORY = "localhost/bakery"
@@ -39,6 +42,10 @@ chmod 440 "/etc/sudoers.d/$1"
 """
 
 
+def build_container(run_id: str) -> str:
+    return f"bakery-build-{run_id}"  # the name run_command gives it in packer/local.pkr.hcl
+
+
 def image_ref(service: str, fingerprint: str) -> str:
     return f"{IMAGE_REPOSITORY}/{service}:{fingerprint[:SHORT_LENGTH]}"
 
@@ -49,6 +56,8 @@ class LocalTarget(Target):
     supports_layers = True
 
     _runtime_checked = False
+    _base_ref = ""
+    _connection = "auto"  # build.local_connection of the project
 
     def ensure_prerequisites(self) -> None:
         """Cheap checks only: an up-to-date build runs no container (see _ensure_runtime)."""
@@ -63,6 +72,8 @@ class LocalTarget(Target):
 
     def prepare_base(self, project: Project, base_name: str, log) -> BaseArtifact:
         base = bases.ensure_base(project, base_name, log=log)
+        self._base_ref = base.ref
+        self._connection = project.build.local_connection
         return BaseArtifact(base.name, base.ref, base.image_id)
 
     def find_base(self, project: Project, base_name: str) -> BaseArtifact | None:
@@ -125,14 +136,34 @@ class LocalTarget(Target):
                     _note(log_path, "the ssh control master did not connect: the suite runs through podman exec")
                 yield endpoint.host_spec() if connected else instance.host_spec
 
+    def layer_commit_argv(self, run: RunDir, ref: str, labels: dict[str, str]) -> list[str]:
+        changes = [f"--change=LABEL {key}={json.dumps(value)}" for key, value in labels.items()]
+        return ["podman", "commit", "--quiet", *changes, build_container(run.run_id), ref]
+
     @contextlib.contextmanager
     def build_session(self, run: RunDir) -> Iterator[dict[str, str]]:
         self._ensure_runtime()
         try:
-            with packer.docker_shim() as env:
-                yield env
+            with packer.docker_shim() as env, tempfile.TemporaryDirectory(prefix="bakery-conn-") as private:
+                try:
+                    yield {**env, **self._connection_env(run, Path(private))}
+                finally:
+                    container_ssh.close_master(Path(private))
         finally:
             podman.remove_containers(f"label={LABEL_RUN_ID}={run.run_id}")
+
+    def _connection_env(self, run: RunDir, private: Path) -> dict[str, str]:
+        """Ansible reaches the build container through its own sshd when the base has one
+        (see container_ssh), through Packer's SSH proxy otherwise; connection.json says which."""
+        has_sshd = bool(self._base_ref) and _has_sshd(self._base_ref)
+        direct = has_sshd and self._connection == "auto"
+        run.write_json("connection.json", {"via": "container-sshd" if direct else "packer-proxy",
+                                           "setting": self._connection, "base": self._base_ref,
+                                           "base_has_sshd": has_sshd})
+        if not direct:
+            return {}
+        vars_file = container_ssh.write_connection_vars(build_container(run.run_id), "root", private)
+        return {"PKR_VAR_connection_vars_file": str(vars_file)}
 
     @staticmethod
     def _record(inspect: dict, ref: str) -> ImageRecord:
@@ -160,6 +191,11 @@ class LocalTarget(Target):
             size_bytes=int(entry.get("Size", 0)),
         )
 
+
+
+@lru_cache(maxsize=8)
+def _has_sshd(image_ref: str) -> bool:
+    return podman.image_has_file(image_ref, container_ssh.SSHD)
 
 
 def _ssh_login(instance: Instance, private: Path, log_path: Path) -> SshEndpoint | None:

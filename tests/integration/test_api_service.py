@@ -37,6 +37,11 @@ def test_api_service_bakes_and_passes_verification(cli, example_project):
     assert all(o == "passed" for o in outcomes.values()), outcomes
     assert any("healthz" in name for name in outcomes)
     assert container_ids() == before
+    # Ansible reached the build container through its own sshd; that connection is closed.
+    connection = json.loads((Path(built["run_dir"]) / "connection.json").read_text())
+    assert connection["via"] == "container-sshd" and connection["base_has_sshd"] is True
+    assert processes_mentioning(f"bakery-build-{built['run_id']}") == []
+    assert processes_mentioning("bakery-conn-") == []
     events = list((Path(built["run_dir"]) / "ansible" / "job_events").glob("*.json"))
     roles_seen = {json.loads(e.read_text())["event_data"].get("role") for e in events}
     assert {"common", "python_runtime", "nginx", "api_service", "image_cleanup"} <= roles_seen

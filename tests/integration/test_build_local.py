@@ -62,6 +62,21 @@ def test_run_directory_explains_the_run(tiny_build):
     assert not list(run.rglob("extra-vars.json"))  # extra vars (possible secrets) stay out of the run dir
 
 
+def test_packer_proxy_setting_bakes_the_same_image_through_packers_proxy(tiny_build, cli, fixture_project):
+    config = fixture_project / "bakery.yml"
+    text = config.read_text().replace('motd_text: "baked by bakery"', 'motd_text: "through the proxy"', 1)
+    config.write_text("build: {local_connection: packer-proxy}\n" + text)
+    result = cli("-C", fixture_project, "build", "tiny", "--no-verify", "--json")
+    assert result.rc == 0, result.err
+    built = result.json()
+    connection = json.loads((Path(built["run_dir"]) / "connection.json").read_text())
+    assert connection == {**connection, "via": "packer-proxy", "setting": "packer-proxy", "base_has_sshd": True}
+    motd = proc.run(["podman", "run", "--rm", "--entrypoint", "/bin/cat", built["image"], "/etc/motd"]).stdout
+    assert motd == f"through the proxy ({built['fingerprint']})\n"
+    run = Path(tiny_build["run_dir"])
+    assert json.loads((run / "connection.json").read_text())["via"] == "container-sshd"
+
+
 def test_second_build_reuses_the_image(tiny_build, shared_project, cli):
     result = cli("-C", shared_project, "build", "tiny", "--json")
     assert result.rc == 0

@@ -28,7 +28,7 @@ def write_project(root: Path, text: str) -> Path:
 def test_valid_config_loads_with_defaults(tmp_path):
     project = load_project(write_project(tmp_path, VALID))
     assert project.service("web").variables == {"port": 80}
-    assert project.build.target == "local"
+    assert project.build.target == "local" and project.build.local_connection == "auto"
     assert project.bases["debian-12"].variant == "minbase"
     assert project.environments["prod"].approval is True
     assert project.suite_path("web") == (tmp_path / "tests/images/web").resolve()
@@ -46,6 +46,11 @@ def test_unknown_key_names_file_field_and_allowed_keys():
 def test_bad_value_names_the_field():
     with pytest.raises(ConfigError, match=r"bases\.debian-12\.variant: Input should be"):
         parse_project(VALID.replace("{packages:", "{variant: tiny, packages:"), source="bakery.yml")
+
+
+def test_local_connection_takes_only_the_documented_values():
+    with pytest.raises(ConfigError, match=r"build\.local_connection: Input should be 'auto' or 'packer-proxy'"):
+        parse_project("build: {local_connection: podman}\n" + VALID, source="bakery.yml")
 
 
 def test_unknown_base_reference_lists_defined_bases():
