@@ -10,20 +10,22 @@ import time
 import traceback
 from dataclasses import asdict
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
 from bakery import __version__
 from bakery import base as bases
-from bakery import config, deploy, doctor, envs, gc, images, locks, many, plan, roletest, verify
-from bakery.deploy import local as deploy_local
+from bakery import config, locks, verify
 from bakery.build import BuildOptions, build_service
 from bakery.errors import BakeryError, ConfigError, ExitStatus, GateRefused, Interrupted
 from bakery.inputs import resolve_service_playbook, service_fingerprint
 from bakery.progress import make_reporter
 from bakery.rundir import RunDir
 from bakery.targets import get_target
+
+if TYPE_CHECKING:  # the command modules are imported where used: a no-op build starts faster
+    from bakery import deploy
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Bake Ansible roles into verified, immutable images.")
 base_app = typer.Typer(no_args_is_help=True, help="Base images bootstrapped with mmdebstrap.")
@@ -130,6 +132,7 @@ def build(
 
 
 def _build_many(project, names: list[str], target_name: str, jobs: int, child_args: list[str], json_output: bool):
+    from bakery import many
     run = RunDir.create(project.state_dir(), "build-many")
     outcomes = many.build_all(project, names, target_name, jobs, child_args, run, lambda m: print(m, file=sys.stderr),
                               state.aws_args(), state.aws if target_name == "aws" else None)
@@ -192,6 +195,7 @@ def plan_cmd(
     json_output: JsonFlag = False,
 ) -> None:
     """Say which services would rebuild and why. Exit 0: all up to date, 2: something would rebuild, 1: error."""
+    from bakery import plan
     try:
         project = load()
         target_impl = target_for(project, target)
@@ -222,6 +226,7 @@ def test_roles_cmd(
     json_output: JsonFlag = False,
 ) -> None:
     """Run each role's Molecule scenario (converge, idempotence, verify) on the bakery base image."""
+    from bakery import roletest
     project = load()
     chosen = roletest.select_roles(project, roles or [])
     run = RunDir.create(project.state_dir(), "test-roles")
@@ -288,6 +293,7 @@ def gc_cmd(
     json_output: JsonFlag = False,
 ) -> None:
     """Remove old images and what only they use: role layers (local), snapshots (aws); --orphans for leftovers."""
+    from bakery import gc
     project = load()
     for name in services or []:
         project.service(name)
@@ -315,6 +321,7 @@ EnvOpt = Annotated[str, typer.Option("--env", "-e", help="Environment from baker
 
 def deployment_records(project: config.Project, target_name: str) -> deploy.Records:
     """Where the target keeps its deployment records: AWS for aws (every machine sees them), else .bakery."""
+    from bakery import deploy
     if target_name == "aws":
         from bakery.deploy.aws_records import AwsRecords
 
@@ -332,6 +339,8 @@ def deploy_cmd(
     json_output: JsonFlag = False,
 ) -> None:
     """Roll a verified image out to ENV: local replicas blue/green, or on aws Terraform and an instance refresh."""
+    from bakery import deploy
+    from bakery.deploy import local as deploy_local
     project = load()
     project.service(service)
     deploy.environment(project, env)  # config errors before any target is asked
@@ -366,6 +375,7 @@ def status_cmd(
     json_output: JsonFlag = False,
 ) -> None:
     """What runs in ENV: each replica (local) or instance (aws) with its image fingerprint and health."""
+    from bakery.deploy import local as deploy_local
     project = load()
     project.service(service)
     project.tfvars_path(env)
@@ -412,6 +422,8 @@ def destroy_cmd(
     approve: Annotated[bool, typer.Option("--approve", help="aws: approve destroying an environment with approval: true.")] = False,
 ) -> None:
     """Remove ENV's replicas (local) or terraform destroy ENV (aws); deploying again recreates it."""
+    from bakery import deploy
+    from bakery.deploy import local as deploy_local
     project = load()
     project.service(service)
     project.tfvars_path(env)
@@ -441,6 +453,7 @@ def envs_diff_cmd(
     json_output: JsonFlag = False,
 ) -> None:
     """Show that two environments differ only in declared knobs; exit 3 if they differ in anything else."""
+    from bakery import envs
     project = load()
     diff = envs.diff_envs(project.root, a, b)
     if json_output:
@@ -497,6 +510,7 @@ def images_cmd(
     json_output: JsonFlag = False,
 ) -> None:
     """List baked images with fingerprint, age and size."""
+    from bakery import images
     project = load()
     target_name = target or project.build.target
     rows = images.list_images(project, service, target_name, **(state.aws if target_name == "aws" else {}))
@@ -512,6 +526,7 @@ def images_cmd(
 @app.command("doctor")
 def doctor_cmd(json_output: JsonFlag = False) -> None:
     """Check every prerequisite and say how to fix what is missing."""
+    from bakery import doctor
     checks = doctor.run_checks(Path(state.project_dir).resolve())
     if json_output:
         emit_json([asdict(c) for c in checks])

@@ -6,7 +6,6 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-import ansible_runner.display_callback.callback as runner_callbacks
 
 RESULT_KINDS = {
     "runner_on_ok": "ok",
@@ -36,6 +35,8 @@ class TaskEvent:
 
 def callback_env(artifact_dir: Path) -> dict[str, str]:
     """Environment that makes ansible-playbook write its events into artifact_dir/job_events."""
+    import ansible_runner.display_callback.callback as runner_callbacks  # only a bake needs it (0.03 s)
+
     (artifact_dir / "job_events").mkdir(parents=True, exist_ok=True)
     return {
         "ANSIBLE_CALLBACK_PLUGINS": str(Path(runner_callbacks.__file__).parent),
