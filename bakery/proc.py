@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import select
 import shlex
 import shutil
 import signal
@@ -178,21 +179,45 @@ def _spawn(argv, env, cwd, out, err, stdin_data) -> subprocess.Popen:
 def _wait(proc: subprocess.Popen, timeout: float | None, on_poll) -> int:
     deadline = None if timeout is None else time.monotonic() + timeout
     try:
-        while True:
-            try:
-                return proc.wait(timeout=POLL_INTERVAL_S)
-            except subprocess.TimeoutExpired:
-                if on_poll is not None:
-                    on_poll()
-                if deadline is not None and time.monotonic() > deadline:
-                    _terminate(proc)
-                    return proc.returncode
+        with _exit_notifier(proc) as exited:
+            while True:
+                try:
+                    return _wait_step(proc, exited)
+                except subprocess.TimeoutExpired:
+                    if on_poll is not None:
+                        on_poll()
+                    if deadline is not None and time.monotonic() > deadline:
+                        _terminate(proc)
+                        return proc.returncode
     except KeyboardInterrupt:
         _interrupt(proc)
         raise Interrupted(f"interrupted; '{Path(proc.args[0]).name}' was stopped") from None
     finally:
         if on_poll is not None:
             on_poll()
+
+
+@contextlib.contextmanager
+def _exit_notifier(proc: subprocess.Popen) -> Iterator[int | None]:
+    """A pidfd that becomes readable when the child exits (Linux >= 5.3), or None."""
+    try:
+        fd = os.pidfd_open(proc.pid)
+    except (AttributeError, OSError):
+        yield None
+        return
+    try:
+        yield fd
+    finally:
+        os.close(fd)
+
+
+def _wait_step(proc: subprocess.Popen, exited: int | None) -> int:
+    """Wait up to POLL_INTERVAL_S. Popen.wait(timeout) polls in sleeps of up to 50 ms; the pidfd
+    wakes us the moment the child exits (three podman calls of a no-op build save about 0.05 s)."""
+    if exited is None:
+        return proc.wait(timeout=POLL_INTERVAL_S)
+    select.select([exited], [], [], POLL_INTERVAL_S)
+    return proc.wait(timeout=0)
 
 
 def _interrupt(proc: subprocess.Popen) -> None:
