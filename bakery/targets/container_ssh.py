@@ -47,10 +47,13 @@ def write_connection_vars(container: str, user: str, private_dir: Path) -> Path:
                      f"exec podman exec -i {shlex.quote(container)} sh -c {shlex.quote(START_SSHD)} sh "
                      f"{shlex.quote(public)}\n")
     proxy.chmod(0o700)
+    # No host key to check: the "network" is the podman exec pipe, and the host key is the
+    # throw-away one START_SSHD made in the container. Packer's own key is offered too (it
+    # passes one with -e); the sshd accepts only ours.
     common = [f"-o ProxyCommand={proxy}", f"-o IdentityFile={key}", "-o IdentitiesOnly=yes",
               "-o StrictHostKeyChecking=no", "-o UserKnownHostsFile=/dev/null", "-o LogLevel=ERROR"]
     variables = {
-        "ansible_host": container,  # names the ControlPersist socket; the proxy ignores it
+        "ansible_host": container,  # for Ansible's messages; the proxy command ignores it
         "ansible_port": 22,
         "ansible_user": user,
         # every task reuses one connection; -C (Ansible's default) only costs CPU on a local pipe
