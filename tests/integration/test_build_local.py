@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 
 from bakery import proc
 from bakery.cli import main
@@ -63,11 +64,15 @@ def test_run_directory_explains_the_run(tiny_build):
 
 
 def test_packer_proxy_setting_bakes_through_packers_proxy(tiny_build, cli, fixture_project):
+    # A service of its own: its image must not become the newest image of a service other tests plan
+    # or verify against (images are machine-wide).
     config = fixture_project / "bakery.yml"
-    text = config.read_text().replace('motd_text: "baked by bakery"', 'motd_text: "through the proxy"', 1)
-    config.write_text("build: {local_connection: packer-proxy}\n" + text)
+    data = yaml.safe_load(config.read_text())
+    data["build"] = {**data.get("build", {}), "local_connection": "packer-proxy"}
+    data["services"]["proxied"] = {**data["services"]["tiny"], "variables": {"motd_text": "through the proxy"}}
+    config.write_text(yaml.safe_dump(data))
     # --force: a bake even when an earlier run of this test left an image of these inputs
-    result = cli("-C", fixture_project, "build", "tiny", "--force", "--no-verify", "--json")
+    result = cli("-C", fixture_project, "build", "proxied", "--force", "--no-verify", "--json")
     assert result.rc == 0, result.err
     built = result.json()
     connection = json.loads((Path(built["run_dir"]) / "connection.json").read_text())
