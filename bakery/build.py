@@ -141,11 +141,10 @@ def stage_bake(ctx: BuildContext) -> None:
 
 def bake_in_layers(ctx: BuildContext, steps: list[layers.LayerStep], extra_vars: Path) -> dict:
     def bake_run(todo: list[layers.LayerStep], parent_ref: str) -> str:
-        canaries: dict[str, str] = {}  # every layer baked by this run carries this run's canary
-
         def labels_of(step: layers.LayerStep) -> dict[str, str]:
-            canaries[f"{canary.RUN_LABEL}.{step.index:02d}"] = ctx.run.run_id
-            return {**layers.layer_labels(steps, step), **canaries}
+            # a layer names this run (for its canary) for itself and every layer of the run below it
+            runs = {f"{canary.RUN_LABEL}.{s.index:02d}": ctx.run.run_id for s in todo if s.index <= step.index}
+            return {**layers.layer_labels(steps, step), **runs}
 
         def commit_argv(step: layers.LayerStep) -> list[str]:
             return ctx.target.layer_commit_argv(ctx.run, step.ref, labels_of(step))

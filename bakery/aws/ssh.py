@@ -32,6 +32,12 @@ Host *
 MASTER_READY_TIMEOUT_S = 15.0
 
 
+def new_key_pair(key: Path, comment: str) -> str:
+    """A throw-away ed25519 key pair at key and key.pub (no passphrase); returns the public key line."""
+    proc.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", str(key)])
+    return key.with_suffix(".pub").read_text().strip()
+
+
 @dataclass(frozen=True)
 class SshEndpoint:
     user: str

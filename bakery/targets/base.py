@@ -160,11 +160,11 @@ class Target(ABC):
     def record_verdict(self, image: ImageRecord, passed: bool) -> None:
         """Record the verdict where the target keeps it (besides bakery's local catalog)."""
 
-    @contextlib.contextmanager
     def layer_commit_argv(self, run: RunDir, ref: str, labels: dict[str, str]) -> list[str]:
         """The command that commits the bake in progress as the role layer ref (supports_layers only)."""
         raise NotImplementedError(f"target {self.name} has no role layers")
 
+    @contextlib.contextmanager
     def build_session(self, run: RunDir) -> Iterator[dict[str, str]]:
         """Extra environment for Packer; on exit, removes whatever the run left."""
         yield {}

@@ -18,6 +18,7 @@ import shlex
 from pathlib import Path
 
 from bakery import proc
+from bakery.aws.ssh import new_key_pair
 
 SSHD = "/usr/sbin/sshd"
 RUN_DIR = "/run/bakery-ansible"
@@ -40,9 +41,8 @@ MASTER_SOCKET = "master"  # in the private dir; closed by close_master when the 
 def write_connection_vars(container: str, user: str, private_dir: Path) -> Path:
     """A key pair, the proxy command and the Ansible vars that use them, in private_dir."""
     key = private_dir / "id_ed25519"
-    proc.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", f"bakery {container}", "-f", str(key)])
+    public = new_key_pair(key, f"bakery {container}")
     proxy = private_dir / "proxy"
-    public = key.with_suffix(".pub").read_text().strip()
     proxy.write_text("#!/bin/sh\n# Ansible's SSH connection into the build container (bakery)\n"
                      f"exec podman exec -i {shlex.quote(container)} sh -c {shlex.quote(START_SSHD)} sh "
                      f"{shlex.quote(public)}\n")

@@ -12,8 +12,8 @@ from functools import lru_cache
 from pathlib import Path
 
 from bakery import base as bases
-from bakery import packer, podman, proc
-from bakery.aws.ssh import SshEndpoint, write_config
+from bakery import packer, podman
+from bakery.aws.ssh import SshEndpoint, new_key_pair, write_config
 from bakery.config import Project
 from bakery.fingerprint import SHORT_LENGTH
 from bakery.rundir import RunDir
@@ -201,8 +201,7 @@ def _has_sshd(image_ref: str) -> bool:
 def _ssh_login(instance: Instance, private: Path, log_path: Path) -> SshEndpoint | None:
     """A key pair and a sudo-capable login on the instance; None when it has no sshd or sudo."""
     key = private / "id_ed25519"
-    proc.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", VERIFY_USER, "-f", str(key)])
-    public = key.with_suffix(".pub").read_text().strip()
+    public = new_key_pair(key, VERIFY_USER)
     added = podman.exec_in(instance.name, "sh", "-c", ADD_VERIFY_LOGIN, "sh", VERIFY_USER, public)
     address = podman.container_address(instance.name) if added.ok else ""
     if not address:
