@@ -220,6 +220,17 @@ def _wait_step(proc: subprocess.Popen, exited: int | None) -> int:
     return proc.wait(timeout=0)
 
 
+def _wait_for_any(processes: list[subprocess.Popen]) -> None:
+    """Return when one of processes has exited, or after POLL_INTERVAL_S: the next command of
+    run_parallel starts the moment a slot frees up instead of after a fixed sleep."""
+    with contextlib.ExitStack() as stack:
+        notifiers = [stack.enter_context(_exit_notifier(process)) for process in processes]
+        if None in notifiers:
+            time.sleep(POLL_INTERVAL_S)
+        else:
+            select.select(notifiers, [], [], POLL_INTERVAL_S)
+
+
 def _interrupt(proc: subprocess.Popen) -> None:
     """Forward SIGINT to the child's process group and give it time to clean up."""
     _signal_group(proc, signal.SIGINT)
@@ -276,7 +287,8 @@ def run_parallel(commands: Sequence[Sequence[str]], *, jobs: int, log_paths: Seq
                                                    round(time.monotonic() - started, 3))
                     out.close(), err.close()
                     del running[index]
-            time.sleep(POLL_INTERVAL_S)
+            if running:
+                _wait_for_any([process for process, *_ in running.values()])
     except KeyboardInterrupt:
         for process, *_ in running.values():
             _signal_group(process, signal.SIGINT)

@@ -59,6 +59,21 @@ def test_timeout_stops_the_command():
     assert result.rc != 0 and result.duration_s < 20
 
 
+def test_run_parallel_keeps_order_output_and_the_job_limit(tmp_path):
+    live, counts = tmp_path / "live", tmp_path / "counts"
+    live.mkdir()
+    script = ('touch "$1/$2"; ls "$1" | wc -l >> "$3"; sleep 0.2; rm "$1/$2"; '
+              'echo "out $2"; echo "err $2" >&2; exit "$2"')
+    commands = [["sh", "-c", script, "sh", str(live), str(i), str(counts)] for i in range(5)]
+    logs = [tmp_path / f"{i}.log" for i in range(5)]
+    results = proc.run_parallel(commands, jobs=2, log_paths=logs)
+    assert [r.rc for r in results] == [0, 1, 2, 3, 4]
+    assert [r.stdout for r in results] == [f"out {i}\n" for i in range(5)]
+    assert [log.read_text() for log in logs] == [f"err {i}\n" for i in range(5)]
+    running_at_start = [int(n) for n in counts.read_text().split()]
+    assert len(running_at_start) == 5 and max(running_at_start) <= 2
+
+
 def test_ansible_events_become_task_events():
     failed = to_task_event({
         "event": "runner_on_failed",
