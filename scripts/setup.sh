@@ -30,5 +30,12 @@ install_python_env() {
   echo "$want" > "$stamp"
 }
 
+# Python compiles bakery's own modules at every start when PYTHONDONTWRITEBYTECODE is set, as it is
+# on some machines (this one included): about 0.1 s of every bakery command. Up to date: 0.05 s.
+compile_bakery() {
+  "$root/.venv/bin/python" -m compileall -q "$root/bakery" >/dev/null
+}
+
 install_apt_packages
 install_python_env
+compile_bakery
