@@ -211,12 +211,21 @@ def _exit_notifier(proc: subprocess.Popen) -> Iterator[int | None]:
         os.close(fd)
 
 
+def _until_exit(notifiers: list[int | None]) -> None:
+    """Sleep up to POLL_INTERVAL_S, waking the moment a child behind one of notifiers exits
+    (a plain sleep when a notifier is missing)."""
+    if None in notifiers:
+        time.sleep(POLL_INTERVAL_S)
+    else:
+        select.select(notifiers, [], [], POLL_INTERVAL_S)
+
+
 def _wait_step(proc: subprocess.Popen, exited: int | None) -> int:
     """Wait up to POLL_INTERVAL_S. Popen.wait(timeout) polls in sleeps of up to 50 ms; the pidfd
     wakes us the moment the child exits (three podman calls of a no-op build save about 0.05 s)."""
     if exited is None:
         return proc.wait(timeout=POLL_INTERVAL_S)
-    select.select([exited], [], [], POLL_INTERVAL_S)
+    _until_exit([exited])
     return proc.wait(timeout=0)
 
 
@@ -224,11 +233,7 @@ def _wait_for_any(processes: list[subprocess.Popen]) -> None:
     """Return when one of processes has exited, or after POLL_INTERVAL_S: the next command of
     run_parallel starts the moment a slot frees up instead of after a fixed sleep."""
     with contextlib.ExitStack() as stack:
-        notifiers = [stack.enter_context(_exit_notifier(process)) for process in processes]
-        if None in notifiers:
-            time.sleep(POLL_INTERVAL_S)
-        else:
-            select.select(notifiers, [], [], POLL_INTERVAL_S)
+        _until_exit([stack.enter_context(_exit_notifier(process)) for process in processes])
 
 
 def _interrupt(proc: subprocess.Popen) -> None:
