@@ -26,6 +26,8 @@ from pathlib import Path
 from _common import BAKERY, copy_example_project, print_table, timed
 from bake_overhead import packer_by_hand
 
+from bakery.events import load_event
+
 
 def build(project: Path, *args: str) -> tuple[float, dict]:
     elapsed, done = timed([BAKERY, "-C", str(project), "build", "api-service", "--json", *args])
@@ -89,9 +91,9 @@ def one_role_vs_full(project: Path, runs: int) -> None:
 
 def seconds_before_role(run_dir: Path, role: str) -> float:
     """Seconds from the bake's first Ansible task to the first task of role (its job events)."""
+    events = (load_event(path) for path in (run_dir / "ansible" / "job_events").glob("*.json"))
     starts = [(event["created"], event["event_data"].get("role"))
-              for event in map(json.loads, map(Path.read_text, (run_dir / "ansible" / "job_events").glob("*.json")))
-              if event.get("event") == "playbook_on_task_start"]
+              for event in events if event and event.get("event") == "playbook_on_task_start"]
     first = min(created for created, _ in starts)
     first_of_role = min(created for created, name in starts if name == role)
     return (datetime.fromisoformat(first_of_role) - datetime.fromisoformat(first)).total_seconds()
