@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import signal
 import sys
 import threading
@@ -212,7 +213,7 @@ def plan_cmd(
         emit_json([e.as_dict() for e in entries])
     else:
         for entry in entries:
-            print(f"{entry.service}: {entry.status} ({entry.fingerprint[:12]})")
+            print(f"{entry.service}: {entry.status} ({entry.fingerprint[:12]})")  # up to date, would rebuild/re-verify
             for change in entry.changes:
                 print(f"    {change}")
     if any(e.status != plan.UP_TO_DATE for e in entries):
@@ -594,6 +595,7 @@ def main(argv: list[str] | None = None) -> int:
     command = typer.main.get_command(app)
     args = sys.argv[1:] if argv is None else argv
     install_interrupt_handlers()
+    install_warning_output()
     try:
         rc = command.main(args=args, prog_name="bakery", standalone_mode=False)
         return rc if isinstance(rc, int) else ExitStatus.OK
@@ -622,6 +624,26 @@ def install_interrupt_handlers() -> None:
         return
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, signal.default_int_handler)
+
+
+class _WarningLines(logging.Handler):
+    """Library warnings (logging.getLogger("bakery")) as one `bakery: warning:` line each on stderr, once per run."""
+
+    def __init__(self):
+        super().__init__(logging.WARNING)
+        self.seen: set[str] = set()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        if message not in self.seen:
+            self.seen.add(message)
+            print(f"bakery: warning: {message}", file=sys.stderr)
+
+
+def install_warning_output() -> None:
+    logger = logging.getLogger("bakery")
+    logger.handlers = [h for h in logger.handlers if not isinstance(h, _WarningLines)] + [_WarningLines()]
+    logger.propagate = False
 
 
 def _report(exc: BaseException, line: str) -> None:

@@ -13,7 +13,6 @@ from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from bakery import catalog
 from bakery.config import Environment, Project
 from bakery.envs import load_hcl
 from bakery.errors import ConfigError, GateRefused
@@ -118,10 +117,12 @@ def _verify_hint(service: str, image: ImageRecord, target: Target) -> str:
 def check_gates(project: Project, service: str, env: str, image: ImageRecord, approve: bool,
                 target: Target, records: Records) -> None:
     """Verified; the previous environment runs this very image, healthy; approval where required."""
+    from bakery.verify import verdict_of
+
     settings = environment(project, env)
-    status = target.verdict(project, image)
-    if status != catalog.PASSED:
-        raise GateRefused(f"{image.ref} is {status}, not verified", hint=_verify_hint(service, image, target))
+    verdict = verdict_of(project, image, target)
+    if not verdict.passed:
+        raise GateRefused(f"{image.ref} is {verdict.describe()}, not verified", hint=_verify_hint(service, image, target))
     if settings.after is not None:
         previous = records.current(service, settings.after)
         if previous is None or previous.fingerprint != image.fingerprint or not previous.healthy:
@@ -161,7 +162,9 @@ def choose_image(project: Project, service: str, env: str, images: list[ImageRec
         if not match:
             raise GateRefused(f"nothing is deployed to {after} yet", hint=f"deploy {service} to {after} first")
         return match[0]
-    verified = [i for i in images if target.verdict(project, i) == catalog.PASSED]
+    from bakery.verify import verdict_of
+
+    verified = [i for i in images if verdict_of(project, i, target).passed]
     if not verified:
         raise GateRefused(f"no verified image of '{service}'", hint=f"run bakery build {service}")
     return verified[0]
