@@ -10,7 +10,7 @@ from pathlib import Path
 
 from bakery import __version__, canary, catalog, layers, locks, packer, proc
 from bakery.config import Project
-from bakery.errors import BakeryError, BuildFailed
+from bakery.errors import BuildFailed, VerifyFailed
 from bakery.events import EventReader, TaskEvent, callback_env
 from bakery.fingerprint import Fingerprint, combine
 from bakery.inputs import ToolVersions, resolve_service_playbook, service_inputs
@@ -170,8 +170,8 @@ def stage_verify(ctx: BuildContext) -> None:
         ctx.reporter.info(f"verifying again: {verdict_of(ctx.project, ctx.image, ctx.target).describe()}")
     try:
         verify_image(ctx.project, ctx.service_name, ctx.image, ctx.target, ctx.run, ctx.reporter)
-    except BakeryError:
-        ctx.verdict = verdict_of(ctx.project, ctx.image, ctx.target).status
+    except VerifyFailed:  # the failed verdict is recorded
+        ctx.verdict = catalog.FAILED
         raise
     ctx.verdict = catalog.PASSED
     ctx.reporter.info(f"verified: {ctx.image.ref}")
