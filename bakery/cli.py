@@ -18,7 +18,7 @@ from bakery import __version__
 from bakery import base as bases
 from bakery import config, locks, verify
 from bakery.build import BuildOptions, build_service
-from bakery.errors import BakeryError, ConfigError, ExitStatus, GateRefused, Interrupted
+from bakery.errors import BakeryError, ConfigError, ExitStatus, GateRefused
 from bakery.inputs import resolve_service_playbook, service_fingerprint
 from bakery.progress import make_reporter
 from bakery.rundir import RunDir
@@ -194,20 +194,14 @@ def plan_cmd(
     target: TargetOpt = None,
     json_output: JsonFlag = False,
 ) -> None:
-    """Say which services would rebuild and why. Exit 0: all up to date, 2: something would rebuild, 1: error."""
+    """Say which services would rebuild and why. Exit 0: all up to date, 2: something would rebuild."""
     from bakery import plan
-    try:
-        project = load()
-        target_impl = target_for(project, target)
-        names = list(project.services) if all_services or not services else services
-        for name in names:
-            project.service(name)  # unknown names fail before any work
-        entries = [plan.plan_service(project, name, target_impl) for name in names]
-    except Interrupted:
-        raise
-    except BakeryError as exc:
-        _report(exc, exc.one_line())
-        raise typer.Exit(ExitStatus.ERROR) from None
+    project = load()
+    target_impl = target_for(project, target)
+    names = list(project.services) if all_services or not services else services
+    for name in names:
+        project.service(name)  # unknown names fail before any work
+    entries = [plan.plan_service(project, name, target_impl) for name in names]
     if json_output:
         emit_json([e.as_dict() for e in entries])
     else:
@@ -611,9 +605,12 @@ def main(argv: list[str] | None = None) -> int:
         return ExitStatus.ERROR
 
 
+CLICK_USAGE_EXIT_CODE = 2  # what click's UsageError carries; bakery exits ExitStatus.USAGE instead
+
+
 def _is_usage_error(exc: Exception) -> bool:
     """Click's usage errors (typer vendors its own click, so match by shape, not class)."""
-    return callable(getattr(exc, "show", None)) and getattr(exc, "exit_code", None) == ExitStatus.USAGE
+    return callable(getattr(exc, "show", None)) and getattr(exc, "exit_code", None) == CLICK_USAGE_EXIT_CODE
 
 
 def install_interrupt_handlers() -> None:
