@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
+from bakery.state import StateDir, new_run_id, write_json_atomic
 
-def new_run_id() -> str:
-    return f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+__all__ = ["RunDir", "new_run_id"]
 
 
 @dataclass(frozen=True)
@@ -23,7 +21,7 @@ class RunDir:
     @classmethod
     def create(cls, state_dir: Path, kind: str) -> RunDir:
         run_id = new_run_id()
-        path = state_dir / "runs" / run_id
+        path = StateDir(state_dir).run(run_id)
         path.mkdir(parents=True)
         run = cls(run_id, path)
         run.write_json("run.json", {"run_id": run_id, "kind": kind, "pid": os.getpid(), "started": time.time()})
@@ -50,11 +48,7 @@ class RunDir:
         return self.path / "manifest.json"
 
     def write_json(self, name: str, data) -> Path:
-        target = self.path / name
-        tmp = target.with_suffix(target.suffix + ".tmp")
-        tmp.write_text(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
-        tmp.replace(target)
-        return target
+        return write_json_atomic(self.path / name, data)
 
     def read_json(self, name: str):
         return json.loads((self.path / name).read_text())

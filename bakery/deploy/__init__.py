@@ -15,13 +15,13 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bakery import catalog
 from bakery.config import Environment, Project
 from bakery.envs import load_hcl
 from bakery.errors import ConfigError, GateRefused
+from bakery.state import StateDir, write_json_atomic
 from bakery.targets import ImageRecord, Target
 
 if TYPE_CHECKING:
@@ -63,27 +63,20 @@ def read_sizing(project: Project, env: str) -> Sizing:
         raise ConfigError(f"{path}: missing {missing.args[0]}", hint="set instance_type, min_size, max_size, desired_capacity") from None
 
 
-def _record_path(project: Project, service: str, env: str) -> Path:
-    return project.state_dir() / "deployments" / service / f"{env}.json"
-
-
 def current_deployment(project: Project, service: str, env: str) -> Deployment | None:
-    path = _record_path(project, service, env)
+    path = StateDir(project.state_dir()).deployment(service, env)
     return Deployment(**json.loads(path.read_text())) if path.exists() else None
 
 
 def record_deployment(project: Project, deployment: Deployment) -> None:
-    path = _record_path(project, deployment.service, deployment.env)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(asdict(deployment), indent=2, sort_keys=True) + "\n")
-    tmp.replace(path)
-    with open(project.state_dir() / "deployments" / "history.jsonl", "a") as history:
+    state = StateDir(project.state_dir())
+    write_json_atomic(state.deployment(deployment.service, deployment.env), asdict(deployment))
+    with open(state.deployment_history, "a") as history:
         history.write(json.dumps(asdict(deployment), sort_keys=True) + "\n")
 
 
 def forget_deployment(project: Project, service: str, env: str) -> None:
-    _record_path(project, service, env).unlink(missing_ok=True)
+    StateDir(project.state_dir()).deployment(service, env).unlink(missing_ok=True)
 
 
 class Records(ABC):
