@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+from bakery.errors import BakeryError, ExitStatus
 
 from bakery.state import StateDir, new_run_id, write_json_atomic
 
@@ -50,6 +54,25 @@ class RunDir:
     def write_json(self, name: str, data) -> Path:
         return write_json_atomic(self.path / name, data)
 
+    @contextlib.contextmanager
+    def recording(self, *, finish: bool = True) -> Iterator[RunDir]:
+        """Run the body, then write result.json with its status and exit code (a run without one is in progress).
+
+        With finish=False only a failure is written here; the caller finishes a body that returned.
+        """
+        try:
+            yield self
+        except BaseException as exc:
+            self.finish(exit_status_of(exc), str(exc) or type(exc).__name__)
+            raise
+        if finish:
+            self.finish(ExitStatus.OK)
+
+    def finish(self, exit_status: ExitStatus, error: str | None = None) -> None:
+        status = "ok" if exit_status == ExitStatus.OK else "interrupted" if exit_status == ExitStatus.INTERRUPTED else "failed"
+        self.write_json("result.json", {"status": status, "exit_code": int(exit_status), "error": error,
+                                        "finished": time.time()})
+
     def read_json(self, name: str):
         return json.loads((self.path / name).read_text())
 
@@ -65,3 +88,9 @@ class RunDir:
             return str(self.path.relative_to(cwd or Path.cwd()))
         except ValueError:
             return str(self.path)
+
+
+def exit_status_of(exc: BaseException) -> ExitStatus:
+    if isinstance(exc, BakeryError):
+        return exc.exit_status
+    return ExitStatus.INTERRUPTED if isinstance(exc, KeyboardInterrupt) else ExitStatus.ERROR

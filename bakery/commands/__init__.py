@@ -80,5 +80,18 @@ class Result:
         return ExitStatus.OK
 
 
+def finish_run(run, result: Result) -> Result:
+    """Write the run's result.json with the outcome result will exit with (its error, else its status)."""
+    from bakery.errors import BakeryError
+
+    try:
+        result.raise_for_status()
+    except BakeryError as exc:
+        run.finish(exc.exit_status, exc.one_line())
+    else:
+        run.finish(result.exit_status)
+    return result
+
+
 def line(stream: TextIO, text: str = "") -> None:
     print(text, file=stream)

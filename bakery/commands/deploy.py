@@ -80,7 +80,7 @@ def deploy_service(app: AppContext, request: DeployRequest) -> Deployed:
     deploy.check_gates(project, service, env, image, request.approve, target_impl, records)
     ctx = deploy.DeployContext(project, service, env, target_impl, records, RunDir.create(project.state_dir(), "deploy"),
                                app.log)
-    with ctx.lock():
+    with ctx.run.recording(), ctx.lock():
         rollout = deployer.deploy(ctx, image)
         records.record(rollout.deployment)
     return Deployed(rollout)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from bakery.commands import AppContext, Result, line
+from bakery.commands import AppContext, Result, finish_run, line
 from bakery.progress import make_reporter
 from bakery.rundir import RunDir
 
@@ -38,6 +38,8 @@ def test_roles(app: AppContext, roles: list[str], base: str | None = None) -> Ro
     run = RunDir.create(project.state_dir(), "test-roles")
     reporter = make_reporter()
     try:
-        return RolesTested(roletest.test_roles(project, chosen, base or next(iter(project.bases)), run, reporter))
+        with run.recording(finish=False):
+            tested = RolesTested(roletest.test_roles(project, chosen, base or next(iter(project.bases)), run, reporter))
     finally:
         reporter.finish()
+    return finish_run(run, tested)

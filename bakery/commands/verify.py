@@ -37,15 +37,16 @@ def verify(app: AppContext, request: VerifyRequest) -> Verified:
     project = app.load()
     run = RunDir.create(project.state_dir(), "verify")
     target = app.target(project, request.target)
-    if request.host:
-        record = pick_image(target, request.service, request.image) if request.image else None
-        return Verified(verification.verify_host(project, request.service, request.host, run, record))
-    record = pick_image(target, request.service, request.image)
-    reporter = make_reporter()
-    try:
-        return Verified(verification.verify_image(project, request.service, record, target, run, reporter))
-    finally:
-        reporter.finish()
+    with run.recording():
+        if request.host:
+            record = pick_image(target, request.service, request.image) if request.image else None
+            return Verified(verification.verify_host(project, request.service, request.host, run, record))
+        record = pick_image(target, request.service, request.image)
+        reporter = make_reporter()
+        try:
+            return Verified(verification.verify_image(project, request.service, record, target, run, reporter))
+        finally:
+            reporter.finish()
 
 
 def pick_image(target, service: str, ref: str | None):

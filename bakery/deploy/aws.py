@@ -226,7 +226,7 @@ class AwsDeployer(Deployer):
     def destroy(self, ctx: DeployContext, approve: bool) -> str:
         check_approval(ctx.project, ctx.env, approve, "destroying")
         ctx = replace(ctx, run=RunDir.create(ctx.project.state_dir(), "destroy"))
-        with ctx.lock():
+        with ctx.run.recording(), ctx.lock():
             ami_id = destroy_aws(ctx, ctx.records.deployed_ami(ctx.service, ctx.env))
             ctx.records.forget(ctx.service, ctx.env)
         return f"destroyed {ctx.service} in {ctx.env}" + (f" (it ran {ami_id})" if ami_id else ": nothing was deployed")
