@@ -77,3 +77,14 @@ def test_health_of_a_script_answer():
                                                              ("flaky.service", "restarted 1 time(s) since boot")]
     assert health.findings[0].journal == ("last line",)
     assert systemd.Health("running").ok
+
+
+def test_keys_export_prints_the_key_that_signs(cli, tmp_path):
+    result = cli("keys", "export", "--json")
+    assert result.rc == 0, result.err
+    exported = result.json()
+    assert exported["public_key"] == keys.public_pem()
+    payload = {"image_id": "x"}
+    (tmp_path / "trusted.pem").write_text(exported["public_key"])
+    assert keys.check(payload, keys.sign(payload), [keys.load_public(tmp_path / "trusted.pem", "test")]) == ""
+    assert cli("keys", "export").out == exported["public_key"]
