@@ -27,9 +27,13 @@ def report_of(result) -> dict:
 
 
 @pytest.fixture
-def edited(shared_project):
-    """Edit files of the shared project for one test; every one is put back afterwards."""
+def edited(shared_project, tmp_path):
+    """Edit files of the shared project for one test; every one is put back afterwards, and so are the
+    verdicts of the catalog (the verdicts made under edited settings would be stale for other tests)."""
     saved: dict[Path, bytes | None] = {}
+    verdicts = shared_project / ".bakery" / "catalog" / "verdicts"
+    if verdicts.exists():
+        shutil.copytree(verdicts, tmp_path / "verdicts")
 
     def edit(relative: str, text: str | None) -> None:
         path = shared_project / relative
@@ -46,6 +50,9 @@ def edited(shared_project):
             path.unlink(missing_ok=True)
         else:
             path.write_bytes(content)
+    shutil.rmtree(verdicts, ignore_errors=True)
+    if (tmp_path / "verdicts").exists():
+        shutil.copytree(tmp_path / "verdicts", verdicts)
 
 
 # -- settle, then judge ---------------------------------------------------------------------------
