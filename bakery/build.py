@@ -8,7 +8,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from bakery import __version__, canary, catalog, layers, locks, packer, proc
+from bakery import __version__, canary, catalog, layers, locks, packer, proc, seal
 from bakery.config import Project
 from bakery.errors import BakeryError, BuildFailed
 from bakery.events import EventReader, TaskEvent, callback_env
@@ -126,17 +126,28 @@ def stage_bake(ctx: BuildContext) -> None:
                           "so it could never pass verification")
     with tempfile.TemporaryDirectory(prefix="bakery-vars-") as private:
         extra_vars = write_extra_vars(ctx, Path(private))
+        sealed = ctx.project.service(ctx.service_name).seal
         steps = None
         if ctx.target.supports_layers and not ctx.options.no_layers:
             steps = layers.plan_layers(ctx.playbook, ctx.fingerprint, ctx.base.image_id, ctx.project.path("roles"),
-                                       ctx.run.path / "layers")
+                                       ctx.run.path / "layers", sealed=sealed)
+            if steps is None and ctx.playbook.roles:
+                ctx.reporter.info(f"warning: role layers are off for '{ctx.service_name}': "
+                                  f"{layers.why_no_layers(ctx.playbook.playbook)}; every bake runs the whole playbook")
         if steps is None:
-            job = PackerJob("image", ctx.playbook.playbook, ctx.base.ref, image_labels(ctx))
+            job = PackerJob("image", whole_playbook(ctx, sealed), ctx.base.ref, image_labels(ctx))
             manifest_build = run_packer(ctx, job, extra_vars)
         else:
             manifest_build = bake_in_layers(ctx, steps, extra_vars)
     ctx.image = ctx.target.record_image(ctx.service_name, ctx.fingerprint.digest, manifest_build)
     ctx.reporter.info(f"image {ctx.image.ref}")
+
+
+def whole_playbook(ctx: BuildContext, sealed: bool) -> Path:
+    """The playbook of a bake in one piece: the service's, followed by the seal unless it is off."""
+    if not sealed:
+        return ctx.playbook.playbook
+    return seal.write_sealed_playbook(ctx.playbook.playbook, ctx.run.path / "playbook" / "sealed.yml")
 
 
 def bake_in_layers(ctx: BuildContext, steps: list[layers.LayerStep], extra_vars: Path) -> dict:

@@ -110,6 +110,8 @@ class Service(Strict):
         " written to the run dir, and verification fails if a value shows up in the image or the logs")
     verify: Verify = Verify()
     deploy: DeploySettings = DeploySettings()
+    seal: bool = Field(True, description="seal the image after the last role (host keys, machine id, apt lists, "
+                                         "histories, logs; first-boot host keys); false: the hygiene checks decide")
 
 
 class Environment(Strict):
@@ -120,7 +122,8 @@ class Environment(Strict):
 
 class BuildSettings(Strict):
     target: Literal["local", "aws"] = "local"
-    packer_template: str = Field("packer", description="directory holding the *.pkr.hcl files")
+    packer_template: str | None = Field(
+        None, description="directory holding your own *.pkr.hcl files; default: the template bundled with bakery")
     local_connection: Literal["auto", "packer-proxy"] = Field(
         "auto", description="how Ansible reaches the local build container: auto (its sshd over podman exec when "
                             "the base has /usr/sbin/sshd, else Packer's SSH proxy) or packer-proxy (always the proxy)")
@@ -179,6 +182,10 @@ class Project(Strict):
         return self.path(self.environments[env].tfvars or f"terraform/envs/{env}/terraform.tfvars")
 
     def template_dir(self) -> Path:
+        if self.build.packer_template is None:
+            from bakery.packer import bundled_template
+
+            return bundled_template()
         return self.path(self.build.packer_template)
 
     def state_dir(self) -> Path:
@@ -250,7 +257,8 @@ def check_paths(project: Project, *, source: str) -> None:
         _require(project, service.playbook, f"services.{name}.playbook", source)
         if service.app is not None:
             _require(project, service.app, f"services.{name}.app", source)
-    _require(project, project.build.packer_template, "build.packer_template", source)
+    if project.build.packer_template is not None:
+        _require(project, project.build.packer_template, "build.packer_template", source)
 
 
 def _require(project: Project, relative: str, field: str, source: str) -> None:
