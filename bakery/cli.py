@@ -181,10 +181,8 @@ def _pick_image(target, service: str, ref: str | None):
         if not images_found:
             raise ConfigError(f"no image of '{service}' to verify", hint=f"run bakery build {service} first")
         return images_found[0]
-    for record in images_found:
-        if ref in (record.ref, record.image_id) or record.image_id.startswith(ref):
-            return record
-    raise ConfigError(f"image '{ref}' is not a baked image of '{service}'", hint=f"see bakery images {service}")
+    from bakery.images import resolve_image
+    return resolve_image(images_found, ref, service)
 
 
 @app.command("plan")
