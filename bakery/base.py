@@ -15,7 +15,7 @@ from bakery.config import Base, Project
 from bakery.fingerprint import Fingerprint, Input, combine, file_digest, value_digest
 
 BASE_REPOSITORY = "localhost/bakery-base"
-RECIPE_VERSION = "2"  # bump when the way bases are built changes
+RECIPE_VERSION = "3"  # bump when the way bases are built changes
 LOCAL_FIELDS = ("suite", "variant", "packages", "mirror")  # what the local base is made of
 
 
@@ -85,6 +85,7 @@ def mmdebstrap_argv(base: Base, rootfs: Path) -> list[str]:
         f"--variant={base.variant}",
         f"--include={','.join(base.packages)}",
         "--aptopt=Acquire::Retries \"3\"",
+        "--skip=cleanup/apt/lists",  # a base ready for any role: `apt` finds packages without update_cache
         # ready for any role: the apt lists stay for the bake (the seal removes them), the
         # binary caches go; at rest no host keys and no machine id, and sshd makes its keys at boot
         "--customize-hook=rm -f \"$1\"/var/cache/apt/*.bin \"$1\"/etc/ssh/ssh_host_* \"$1\"/var/lib/dbus/machine-id"

@@ -256,7 +256,7 @@ def packer_variables(ctx: BuildContext, job: PackerJob, extra_vars: Path) -> dic
         "run_id": ctx.run.run_id,
         "run_dir": str(ctx.run.path.resolve()),
         "playbook_file": str(job.playbook),
-        "roles_path": str(ctx.project.path("roles")),
+        "roles_path": seal.roles_path(ctx.project.path("roles")),
         "extra_vars_file": str(extra_vars),
         "image_labels": job.labels,
         **ctx.target.packer_variables(ctx.base),

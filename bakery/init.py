@@ -19,7 +19,7 @@ bases:
   debian-12:
     suite: bookworm
     variant: minbase
-    packages: [python3, python3-apt, systemd, systemd-sysv, openssh-server, sudo, ca-certificates]
+    packages: [python3, python3-apt, systemd, systemd-sysv, openssh-server, sudo, ca-certificates, iproute2, procps]
 
 services:
   {service}:

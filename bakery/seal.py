@@ -29,6 +29,11 @@ def host_keys_unit() -> Path:
     return role_dir() / "files" / HOST_KEYS_UNIT
 
 
+def roles_path(project_roles: Path) -> str:
+    """ANSIBLE_ROLES_PATH of a bake: the project's roles, then the directory of the seal role."""
+    return f"{project_roles}:{role_dir().parent}"
+
+
 def seal_input() -> Input:
     """The seal's content as a fingerprint input."""
     return tree_input("seal", ROLE_NAME, role_dir())
@@ -40,7 +45,7 @@ def seal_play() -> dict:
         "hosts": "all",
         "become": True,
         "gather_facts": False,
-        "roles": [{"role": str(role_dir())}],
+        "roles": [ROLE_NAME],  # found through roles_path
     }
 
 

@@ -29,7 +29,7 @@ def test_the_seal_is_the_last_layer_and_runs_the_bundled_role(tmp_path):
     steps = planned(root, "layered", sealed=True)
     assert [s.role for s in steps] == ["static_file", "motd", "cleanup", seal.ROLE_NAME]
     play = yaml.safe_load(steps[-1].playbook.read_text())[0]
-    assert play["roles"] == [{"role": str(seal.role_dir())}] and play["become"] is True
+    assert play["roles"] == [seal.ROLE_NAME] and play["become"] is True
     assert (seal.role_dir() / "tasks" / "main.yml").is_file()
     # the role layers before the seal are those of an unsealed bake but the last (which carries the image)
     unsealed = planned(root, "layered")
