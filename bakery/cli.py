@@ -239,8 +239,8 @@ def test_roles_cmd(
         line = "{:<20} {:<8} {:>9}  {}"
         print(line.format("ROLE", "RESULT", "DURATION", "DETAIL"))
         for r in results:
-            detail = "" if r.passed else r.describe()
-            print(line.format(r.role, "passed" if r.passed else "FAILED", f"{r.duration_s:.0f} s", detail))
+            outcome = "skipped" if r.skipped else "passed" if r.passed else "FAILED"
+            print(line.format(r.role, outcome, f"{r.duration_s:.0f} s", "" if outcome == "passed" else r.describe()))
     roletest.raise_if_failed(results)
 
 

@@ -129,6 +129,11 @@ class BuildSettings(Strict):
                             "the base has /usr/sbin/sshd, else Packer's SSH proxy) or packer-proxy (always the proxy)")
 
 
+class RoleTests(Strict):
+    vendored: list[str] = Field([], description="roles from elsewhere that `bakery test-roles` skips unless named"
+                                               " (dotted names like geerlingguy.redis are skipped anyway)")
+
+
 class Project(Strict):
     version: Literal[1] = 1
     build: BuildSettings = BuildSettings()
@@ -136,6 +141,7 @@ class Project(Strict):
     bases: dict[str, Base] = Field(min_length=1)
     services: dict[str, Service] = Field(min_length=1)
     environments: dict[str, Environment] = {}
+    role_tests: RoleTests = RoleTests()
     _root: Path = PrivateAttr(default=Path("."))
 
     @model_validator(mode="after")

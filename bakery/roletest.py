@@ -7,8 +7,10 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
+import yaml
+
 from bakery import base as bases
-from bakery import proc
+from bakery import proc, yamltext
 from bakery.config import Project
 from bakery.errors import ConfigError, RoleTestsFailed
 from bakery.events import callback_env, load_event
@@ -17,6 +19,7 @@ from bakery.rundir import RunDir
 
 SCENARIO = "default"
 MOLECULE_TIMEOUT_S = 1800
+DRIVERS = ("podman", "default", "delegated")  # what bakery's machines run (no docker daemon)
 
 
 @dataclass(frozen=True)
@@ -28,8 +31,11 @@ class RoleResult:
     changed_tasks: tuple[str, ...] = ()  # tasks that changed on the second converge
     message: str = ""
     log: str = ""
+    skipped: str = ""  # why the scenario did not run
 
     def describe(self) -> str:
+        if self.skipped:
+            return f"skipped: {self.skipped}"
         if self.passed:
             return "passed"
         if self.failed_step == "idempotence":
@@ -42,7 +48,13 @@ def roles_with_scenarios(project: Project) -> list[str]:
     return sorted(p.parents[2].name for p in roles_dir.glob(f"*/molecule/{SCENARIO}/molecule.yml"))
 
 
+def is_vendored(project: Project, role: str) -> bool:
+    """A role from elsewhere (a Galaxy-style dotted name, or listed in role_tests.vendored)."""
+    return "." in role or role in project.role_tests.vendored
+
+
 def select_roles(project: Project, wanted: list[str]) -> list[str]:
+    """The roles named, or every role with a scenario but the vendored ones."""
     available = roles_with_scenarios(project)
     missing = [r for r in wanted if r not in available]
     if missing:
@@ -52,7 +64,17 @@ def select_roles(project: Project, wanted: list[str]) -> list[str]:
         )
     if not available:
         raise ConfigError(f"no role under {project.path('roles')} has a molecule/{SCENARIO} scenario")
-    return wanted or available
+    return wanted or [r for r in available if not is_vendored(project, r)]
+
+
+def unsupported_driver(project: Project, role: str) -> str | None:
+    """The driver of the role's scenario when bakery cannot run it (docker needs a daemon bakery does not use)."""
+    path = project.path("roles") / role / "molecule" / SCENARIO / "molecule.yml"
+    try:
+        driver = ((yamltext.safe_load(path.read_text()) or {}).get("driver") or {}).get("name", "default")
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {getattr(exc, 'problem', exc)}") from None
+    return None if driver in DRIVERS else str(driver)
 
 
 def test_roles(project: Project, roles: list[str], base_name: str, run: RunDir, reporter: Reporter) -> list[RoleResult]:
@@ -70,6 +92,10 @@ def test_roles(project: Project, roles: list[str], base_name: str, run: RunDir, 
 
 
 def run_scenario(project: Project, role: str, base_ref: str, run: RunDir) -> RoleResult:
+    driver = unsupported_driver(project, role)
+    if driver is not None:
+        return RoleResult(role, False, 0.0, skipped=f"its scenario uses the {driver} driver; bakery runs podman scenarios"
+                                                    f" (add one with driver podman to test it here)")
     artifacts = run.path / "roles" / role
     log = run.path / "roles" / f"{role}.log"
     env = proc.tool_env({
@@ -132,7 +158,7 @@ def _task_name(event: dict) -> str:
 
 
 def raise_if_failed(results: list[RoleResult]) -> None:
-    failed = [r for r in results if not r.passed]
+    failed = [r for r in results if not r.passed and not r.skipped]
     if failed:
         first = failed[0]
         raise RoleTestsFailed(f"{len(failed)} of {len(results)} role scenario(s) failed; {first.role} {first.describe()}",
