@@ -240,7 +240,7 @@ def test_roles_cmd(
         print(line.format("ROLE", "RESULT", "DURATION", "DETAIL"))
         for r in results:
             outcome = "skipped" if r.skipped else "passed" if r.passed else "FAILED"
-            print(line.format(r.role, outcome, f"{r.duration_s:.0f} s", "" if outcome == "passed" else r.describe()))
+            print(line.format(r.role, outcome, f"{r.duration_s:.0f} s", r.via if r.passed else r.describe()))
     roletest.raise_if_failed(results)
 
 

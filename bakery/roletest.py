@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import time
 from collections import defaultdict
 from dataclasses import dataclass
@@ -20,6 +21,8 @@ from bakery.rundir import RunDir
 SCENARIO = "default"
 MOLECULE_TIMEOUT_S = 1800
 DRIVERS = ("podman", "default", "delegated")  # what bakery's machines run (no docker daemon)
+BAKERY_SCENARIO = "bakery-podman"
+PODMAN_STAND_IN = ("docker",)  # container drivers whose scenarios run as well under bakery's podman scenario
 
 
 @dataclass(frozen=True)
@@ -32,15 +35,17 @@ class RoleResult:
     message: str = ""
     log: str = ""
     skipped: str = ""  # why the scenario did not run
+    via: str = ""  # how it ran, when not as the role's own scenario
 
     def describe(self) -> str:
         if self.skipped:
             return f"skipped: {self.skipped}"
         if self.passed:
-            return "passed"
+            return f"passed {self.via}".strip()
         if self.failed_step == "idempotence":
             return f"not idempotent: changed on the second run: {', '.join(self.changed_tasks)}"
-        return f"failed at {self.failed_step or 'an unknown step'}: {self.message}".rstrip(": ")
+        failed = f"failed at {self.failed_step or 'an unknown step'}: {self.message}".rstrip(": ")
+        return f"{failed} ({self.via})" if self.via else failed
 
 
 def roles_with_scenarios(project: Project) -> list[str]:
@@ -67,14 +72,48 @@ def select_roles(project: Project, wanted: list[str]) -> list[str]:
     return wanted or [r for r in available if not is_vendored(project, r)]
 
 
-def unsupported_driver(project: Project, role: str) -> str | None:
-    """The driver of the role's scenario when bakery cannot run it (docker needs a daemon bakery does not use)."""
-    path = project.path("roles") / role / "molecule" / SCENARIO / "molecule.yml"
+def scenario_dir(project: Project, role: str) -> Path:
+    return project.path("roles") / role / "molecule" / SCENARIO
+
+
+def scenario_config(project: Project, role: str) -> dict:
+    path = scenario_dir(project, role) / "molecule.yml"
     try:
-        driver = ((yamltext.safe_load(path.read_text()) or {}).get("driver") or {}).get("name", "default")
+        return yamltext.safe_load(path.read_text()) or {}
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {getattr(exc, 'problem', exc)}") from None
+
+
+def unsupported_driver(config: dict) -> str | None:
+    """The scenario's driver when bakery's machines cannot run it (docker needs a daemon)."""
+    driver = (config.get("driver") or {}).get("name", "default")
     return None if driver in DRIVERS else str(driver)
+
+
+def podman_scenario(project: Project, role: str, config: dict, dest: Path) -> Path:
+    """bakery's podman scenario for a role whose own scenario needs another driver: the role's
+    scenario files (converge, verify, tests) as they are, on the bakery base under podman."""
+    scenario = dest / BAKERY_SCENARIO
+    shutil.rmtree(scenario, ignore_errors=True)
+    shutil.copytree(scenario_dir(project, role), scenario, ignore=shutil.ignore_patterns("molecule.yml"))
+    provisioner = dict(config.get("provisioner") or {"name": "ansible"})
+    provisioner["env"] = {**(provisioner.get("env") or {}), "ANSIBLE_ROLES_PATH": str(project.path("roles"))}
+    bakery_config = {
+        **config,
+        "dependency": {"name": "galaxy", "enabled": False},  # Galaxy is out of reach; the roles are here
+        "driver": {"name": "podman"},
+        "platforms": [{
+            "name": f"bakery-molecule-{role}${{BAKERY_MOLECULE_SUFFIX}}",
+            "image": "${BAKERY_BASE_IMAGE}",
+            "pre_build_image": True,
+            "systemd": "always",
+            "command": "/sbin/init",
+            "extra_opts": ["--label=bakery.run-id=${BAKERY_RUN_ID}", f"--label=bakery.molecule-role={role}"],
+        }],
+        "provisioner": provisioner,
+    }
+    (scenario / "molecule.yml").write_text(yaml.safe_dump(bakery_config, sort_keys=False))
+    return scenario
 
 
 def test_roles(project: Project, roles: list[str], base_name: str, run: RunDir, reporter: Reporter) -> list[RoleResult]:
@@ -92,11 +131,18 @@ def test_roles(project: Project, roles: list[str], base_name: str, run: RunDir, 
 
 
 def run_scenario(project: Project, role: str, base_ref: str, run: RunDir) -> RoleResult:
-    driver = unsupported_driver(project, role)
-    if driver is not None:
-        return RoleResult(role, False, 0.0, skipped=f"its scenario uses the {driver} driver; bakery runs podman scenarios"
-                                                    f" (add one with driver podman to test it here)")
+    """The role's own scenario; when it needs a driver bakery cannot run, bakery's podman
+    scenario with the role's playbooks and tests instead."""
+    config = scenario_config(project, role)
+    driver = unsupported_driver(config)
+    if driver is not None and driver not in PODMAN_STAND_IN:
+        return RoleResult(role, False, 0.0, skipped=f"its scenario needs the {driver} driver, which bakery does not run")
     artifacts = run.path / "roles" / role
+    scenario, via, extra_env = SCENARIO, "", {}
+    if driver is not None:
+        podman_scenario(project, role, config, artifacts / "scenarios")
+        scenario, via = BAKERY_SCENARIO, f"under bakery's podman scenario (its own uses the {driver} driver)"
+        extra_env = {"MOLECULE_GLOB": str(artifacts / "scenarios" / "*" / "molecule.yml")}
     log = run.path / "roles" / f"{role}.log"
     env = proc.tool_env({
         **callback_env(artifacts),
@@ -107,15 +153,16 @@ def run_scenario(project: Project, role: str, base_ref: str, run: RunDir) -> Rol
         "ANSIBLE_ROLES_PATH": str(project.path("roles")),
         "ANSIBLE_NOCOLOR": "1",
         "PY_COLORS": "0",
+        **extra_env,
     })
     started = time.monotonic()
-    result = proc.run(["molecule", "test", "-s", SCENARIO], env=env, cwd=project.path("roles") / role,
+    result = proc.run(["molecule", "test", "-s", scenario], env=env, cwd=project.path("roles") / role,
                       log_path=log, check=False, timeout=MOLECULE_TIMEOUT_S)
     duration = round(time.monotonic() - started, 1)
     if result.ok:
-        return RoleResult(role, True, duration, log=str(log))
+        return RoleResult(role, True, duration, log=str(log), via=via)
     step, changed, message = diagnose(artifacts / "job_events", result)
-    return RoleResult(role, False, duration, step, changed, message, str(log))
+    return RoleResult(role, False, duration, step, changed, message, str(log), via=via)
 
 
 def diagnose(events_dir: Path, result: proc.CommandResult) -> tuple[str, tuple[str, ...], str]:
