@@ -156,7 +156,8 @@ def test_image_whose_canary_is_not_on_this_machine_fails_closed(cli, shared_proj
     assert "rebaking:" in rebuilt.err and "cached layer not usable" in rebuilt.err
     assert not set(canary.bake_runs(image_labels(image))) & set(runs)  # every layer baked again, by a new run
     assert canary.all_here(image_labels(image))
-    assert cli("-C", shared_project, "verify", "tiny", "--image", image).rc == 0
+    tag = image.rsplit(":", 1)[1]  # the 12 hex digits `bakery images` prints
+    assert cli("-C", shared_project, "verify", "tiny", "--image", tag).rc == 0
 
 
 def test_verify_against_a_running_host(cli, shared_project):
