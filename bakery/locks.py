@@ -8,13 +8,15 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
+from bakery.state import StateDir
+
 
 @contextlib.contextmanager
 def held(state_dir: Path, name: str, log: Callable[[str], None]) -> Iterator[None]:
     """Hold the lock `name`, saying so when another process has it and we wait."""
-    directory = state_dir / "locks"
-    directory.mkdir(parents=True, exist_ok=True)
-    lock = FileLock(directory / f"{name}.lock")
+    state = StateDir(state_dir)
+    state.locks.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(state.lock(name))
     try:
         lock.acquire(timeout=0)
     except Timeout:

@@ -35,6 +35,7 @@ from bakery.config import CONFIG_NAME, AwsSettings, Project, load_project
 from bakery.errors import BakeryError, BuildFailed, ConfigError
 from bakery.hygiene import HygieneResult
 from bakery.rundir import RunDir
+from bakery.state import StateDir
 from bakery.targets.base import BaseArtifact, BootResult, ImageRecord, Instance, Target, wait_for_systemd
 
 POLL_S = 1.0
@@ -99,7 +100,7 @@ class AwsTarget(Target):
 
     def bind_run(self, run: RunDir) -> None:
         """The project a run belongs to: its run dir is <root>/.bakery/runs/<run-id>."""
-        root = run.path.resolve().parents[2]
+        root = StateDir.of_run(run.path).project_root
         if self._project is None and (root / CONFIG_NAME).is_file():
             self.bind(load_project(root))
 
