@@ -75,6 +75,16 @@ def test_init_writes_a_project_that_loads_and_refuses_to_overwrite(tmp_path):
     assert (tmp_path / "new" / "bakery.yml").read_text() == before
 
 
+def test_init_command_writes_once_then_refuses_in_one_line(tmp_path, cli):
+    first = cli("-C", tmp_path / "p", "init", "--json")
+    assert first.rc == 0, first.err
+    assert first.json()["root"] == str((tmp_path / "p").resolve())
+    again = cli("init", tmp_path / "p")
+    assert again.rc == ExitStatus.CONFIG
+    assert again.err.strip().splitlines() == [f"bakery: error: {tmp_path / 'p' / 'bakery.yml'} already exists; bakery init "
+                                              "writes only new files (run it in an empty directory or pass another DIR)"]
+
+
 def test_init_adds_the_state_dir_to_an_existing_gitignore(tmp_path):
     (tmp_path / ".gitignore").write_text("*.pyc")
     init_project(tmp_path, "web")
