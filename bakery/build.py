@@ -127,13 +127,7 @@ def stage_bake(ctx: BuildContext) -> None:
     with tempfile.TemporaryDirectory(prefix="bakery-vars-") as private:
         extra_vars = write_extra_vars(ctx, Path(private))
         sealed = ctx.project.service(ctx.service_name).seal
-        steps = None
-        if ctx.target.supports_layers and not ctx.options.no_layers:
-            steps = layers.plan_layers(ctx.playbook, ctx.fingerprint, ctx.base.image_id, ctx.project.path("roles"),
-                                       ctx.run.path / "layers", sealed=sealed)
-            if steps is None and ctx.playbook.roles:
-                ctx.reporter.info(f"warning: role layers are off for '{ctx.service_name}': "
-                                  f"{layers.why_no_layers(ctx.playbook.playbook)}; every bake runs the whole playbook")
+        steps = plan_role_layers(ctx, sealed)
         if steps is None:
             job = PackerJob("image", whole_playbook(ctx, sealed), ctx.base.ref, image_labels(ctx))
             manifest_build = run_packer(ctx, job, extra_vars)
@@ -141,6 +135,19 @@ def stage_bake(ctx: BuildContext) -> None:
             manifest_build = bake_in_layers(ctx, steps, extra_vars)
     ctx.image = ctx.target.record_image(ctx.service_name, ctx.fingerprint.digest, manifest_build)
     ctx.reporter.info(f"image {ctx.image.ref}")
+
+
+def plan_role_layers(ctx: BuildContext, sealed: bool) -> list[layers.LayerStep] | None:
+    """The role layers of the bake, or None: the target has none, --no-layers, or the play's
+    shape allows none (then a one-line warning says why)."""
+    if not ctx.target.supports_layers or ctx.options.no_layers:
+        return None
+    steps = layers.plan_layers(ctx.playbook, ctx.fingerprint, ctx.base.image_id, ctx.project.path("roles"),
+                               ctx.run.path / "layers", sealed=sealed)
+    if steps is None and ctx.playbook.roles:
+        ctx.reporter.info(f"warning: role layers are off for '{ctx.service_name}': "
+                          f"{layers.why_no_layers(ctx.playbook.playbook)}; every bake runs the whole playbook")
+    return steps
 
 
 def whole_playbook(ctx: BuildContext, sealed: bool) -> Path:
