@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bakery.init import init_project
+from bakery.cli import main
 from helpers import REPO, container_ids, podman_json
 
 pytestmark = pytest.mark.integration
@@ -23,7 +23,7 @@ def test_memcached_runs_and_listens(host):
 @pytest.fixture(scope="module")
 def own_project(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("own") / "project"
-    init_project(root)
+    assert main(["init", str(root)]) == 0
     shutil.copytree(REPO / "tests" / "fixtures" / "galaxy_roles" / "memcached", root / "roles" / "memcached")
     playbook = root / "playbooks" / "app.yml"
     playbook.write_text(playbook.read_text().replace("roles: []", "roles: [memcached]"))
