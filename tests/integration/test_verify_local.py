@@ -80,6 +80,7 @@ def test_waiver_is_honoured_and_shown(cli, shared_project, tmp_path):
         "    verify:\n      suite: tests/images/tiny\n      waivers:\n"
         "        - {check: ssh-host-keys, reason: fixture image keeps keys on purpose}\n"
         "        - {check: machine-id, reason: fixture image keeps its machine id}\n"
+        "        - {check: apt-lists, reason: fixture image keeps the lists of its base}\n"
         "    variables:\n      motd_text: \"baked by bakery\"\n  broken-service",
     )
     assert waived != original
@@ -91,7 +92,8 @@ def test_waiver_is_honoured_and_shown(cli, shared_project, tmp_path):
     assert result.rc == 0, result.err
     waivers = {h["check"]: h["waived"] for h in result.json()["hygiene"] if h["waived"]}
     assert waivers == {"ssh-host-keys": "fixture image keeps keys on purpose",
-                       "machine-id": "fixture image keeps its machine id"}
+                       "machine-id": "fixture image keeps its machine id",
+                       "apt-lists": "fixture image keeps the lists of its base"}
 
 
 def test_broken_service_fails_and_names_the_tests(cli, shared_project):
