@@ -5,16 +5,17 @@ A base is tagged with a fingerprint of its inputs and reused while they are unch
 
 from __future__ import annotations
 
+import shlex
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from bakery import locks, podman, proc
+from bakery import locks, podman, proc, seal
 from bakery.config import Base, Project
-from bakery.fingerprint import Fingerprint, Input, combine, value_digest
+from bakery.fingerprint import Fingerprint, Input, combine, file_digest, value_digest
 
 BASE_REPOSITORY = "localhost/bakery-base"
-RECIPE_VERSION = "1"  # bump when the way bases are built changes
+RECIPE_VERSION = "3"  # bump when the way bases are built changes
 LOCAL_FIELDS = ("suite", "variant", "packages", "mirror")  # what the local base is made of
 
 
@@ -34,6 +35,7 @@ def mmdebstrap_version() -> str:
 def base_fingerprint(base: Base, tool_version: str) -> Fingerprint:
     return combine([
         Input("base-recipe", "bakery", RECIPE_VERSION),
+        Input("base-recipe", seal.HOST_KEYS_UNIT, file_digest(seal.host_keys_unit())),
         Input("base-config", "spec", value_digest(base.model_dump(include=set(LOCAL_FIELDS)))),
         Input("tool", "mmdebstrap", tool_version),
     ])
@@ -83,14 +85,28 @@ def mmdebstrap_argv(base: Base, rootfs: Path) -> list[str]:
         f"--variant={base.variant}",
         f"--include={','.join(base.packages)}",
         "--aptopt=Acquire::Retries \"3\"",
-        # an image carries no apt lists; roles run `apt-get update` themselves
-        "--customize-hook=rm -rf \"$1\"/var/lib/apt/lists/* \"$1\"/var/cache/apt/*.bin",
+        "--skip=cleanup/apt/lists",  # a base ready for any role: `apt` finds packages without update_cache
+        # ready for any role: the apt lists stay for the bake (the seal removes them), the
+        # binary caches go; at rest no host keys and no machine id, and sshd makes its keys at boot
+        "--customize-hook=rm -f \"$1\"/var/cache/apt/*.bin \"$1\"/etc/ssh/ssh_host_* \"$1\"/var/lib/dbus/machine-id"
+        " && : > \"$1\"/etc/machine-id",
+        *host_keys_unit_hooks(),
         base.suite,
         str(rootfs),
     ]
     if base.mirror:
         argv.append(base.mirror)
     return argv
+
+
+def host_keys_unit_hooks() -> list[str]:
+    """Install and enable the seal's first-boot host key unit (when the base has sshd)."""
+    unit, name = seal.host_keys_unit(), seal.HOST_KEYS_UNIT
+    install = (f"[ ! -e \"$1\"/usr/sbin/sshd ] || {{ cp {shlex.quote(str(unit))} \"$1\"/etc/systemd/system/{name}"
+               + "".join(f" && mkdir -p \"$1\"/etc/systemd/system/{w}.wants"
+                         f" && ln -sf /etc/systemd/system/{name} \"$1\"/etc/systemd/system/{w}.wants/{name}"
+                         for w in ("multi-user.target", "ssh.service")) + "; }")
+    return [f"--customize-hook={install}"]
 
 
 def import_argv(name: str, fingerprint: Fingerprint, rootfs: Path, ref: str) -> list[str]:

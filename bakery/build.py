@@ -8,7 +8,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from bakery import __version__, canary, catalog, layers, locks, packer, proc
+from bakery import __version__, canary, catalog, layers, locks, packer, proc, seal
 from bakery.config import Project
 from bakery.errors import BuildFailed, VerifyFailed
 from bakery.events import EventReader, TaskEvent, callback_env
@@ -127,17 +127,35 @@ def stage_bake(ctx: BuildContext) -> None:
                           " machine, so it could never pass verification")
     with tempfile.TemporaryDirectory(prefix="bakery-vars-") as private:
         extra_vars = write_extra_vars(ctx, Path(private))
-        steps = None
-        if ctx.target.supports_layers and not ctx.options.no_layers:
-            steps = layers.plan_layers(ctx.playbook, ctx.fingerprint, ctx.base.image_id, ctx.project.path("roles"),
-                                       ctx.run.path / "layers")
+        sealed = ctx.project.service(ctx.service_name).seal
+        steps = plan_role_layers(ctx, sealed)
         if steps is None:
-            job = PackerJob("image", ctx.playbook.playbook, ctx.base.ref, image_labels(ctx))
+            job = PackerJob("image", whole_playbook(ctx, sealed), ctx.base.ref, image_labels(ctx))
             manifest_build = run_packer(ctx, job, extra_vars)
         else:
             manifest_build = bake_in_layers(ctx, steps, extra_vars)
     ctx.image = ctx.target.record_image(ctx.service_name, ctx.fingerprint.digest, manifest_build)
     ctx.reporter.info(f"image {ctx.image.ref}")
+
+
+def plan_role_layers(ctx: BuildContext, sealed: bool) -> list[layers.LayerStep] | None:
+    """The role layers of the bake, or None: the target has none, --no-layers, or the play's
+    shape allows none (then a one-line warning says why)."""
+    if not ctx.target.supports_layers or ctx.options.no_layers:
+        return None
+    steps = layers.plan_layers(ctx.playbook, ctx.fingerprint, ctx.base.image_id, ctx.project.path("roles"),
+                               ctx.run.path / "layers", sealed=sealed)
+    if steps is None and ctx.playbook.roles:
+        ctx.reporter.info(f"warning: role layers are off for '{ctx.service_name}': "
+                          f"{layers.why_no_layers(ctx.playbook.playbook)}; every bake runs the whole playbook")
+    return steps
+
+
+def whole_playbook(ctx: BuildContext, sealed: bool) -> Path:
+    """The playbook of a bake in one piece: the service's, followed by the seal unless it is off."""
+    if not sealed:
+        return ctx.playbook.playbook
+    return seal.write_sealed_playbook(ctx.playbook.playbook, ctx.run.path / "playbook" / "sealed.yml")
 
 
 def bake_in_layers(ctx: BuildContext, steps: list[layers.LayerStep], extra_vars: Path) -> dict:
@@ -248,7 +266,7 @@ def packer_variables(ctx: BuildContext, job: PackerJob, extra_vars: Path) -> dic
         "run_id": ctx.run.run_id,
         "run_dir": str(ctx.run.path.resolve()),
         "playbook_file": str(job.playbook),
-        "roles_path": str(ctx.project.path("roles")),
+        "roles_path": seal.roles_path(ctx.project.path("roles")),
         "extra_vars_file": str(extra_vars),
         "image_labels": job.labels,
         **ctx.target.packer_variables(ctx.base),

@@ -237,6 +237,19 @@ def images_cmd(
     show(images(ctx(), service, target), json_output)
 
 
+@app.command("init")
+def init_cmd(
+    directory: Annotated[Optional[Path], typer.Argument(
+        help="Directory of the new project, created if missing (default: --project, else the current one).")] = None,
+    service: Annotated[str, typer.Option("--service", help="Name of the project's service.")] = "app",
+    json_output: JsonFlag = False,
+) -> None:
+    """Write a minimal project: bakery.yml, a playbook, a testinfra suite, .gitignore. Never overwrites a file."""
+    from bakery.commands.init import init
+
+    show(init(ctx(), directory, service), json_output)
+
+
 @app.command("doctor")
 def doctor_cmd(json_output: JsonFlag = False) -> None:
     """Check every prerequisite and say how to fix what is missing."""

@@ -117,6 +117,8 @@ class Service(Strict):
         " written to the run dir, and verification fails if a value shows up in the image or the logs")
     verify: Verify = Verify()
     deploy: DeploySettings = DeploySettings()
+    seal: bool = Field(True, description="seal the image after the last role (host keys, machine id, apt lists, "
+                                         "histories, logs; first-boot host keys); false: the hygiene checks decide")
 
 
 class Environment(Strict):
@@ -127,7 +129,8 @@ class Environment(Strict):
 
 class BuildSettings(Strict):
     target: Literal["local", "aws"] = "local"
-    packer_template: str = Field("packer", description="directory holding the *.pkr.hcl files")
+    packer_template: str | None = Field(
+        None, description="directory holding your own *.pkr.hcl files; default: the template bundled with bakery")
     local_connection: Literal["auto", "packer-proxy"] = Field(
         "auto", description="how Ansible reaches the local build container: auto (its sshd over podman exec when "
                             "the base has /usr/sbin/sshd, else Packer's SSH proxy) or packer-proxy (always the proxy)")
@@ -138,6 +141,11 @@ class Trust(Strict):
                             " signed verdicts this project accepts, besides this machine's own key")
 
 
+class RoleTests(Strict):
+    vendored: list[str] = Field([], description="roles from elsewhere that `bakery test-roles` skips unless named"
+                                               " (dotted names like geerlingguy.redis are skipped anyway)")
+
+
 class Project(Strict):
     version: Literal[1] = 1
     build: BuildSettings = BuildSettings()
@@ -146,6 +154,7 @@ class Project(Strict):
     services: dict[str, Service] = Field(min_length=1)
     environments: dict[str, Environment] = {}
     trust: Trust = Trust()
+    role_tests: RoleTests = RoleTests()
     _root: Path = PrivateAttr(default=Path("."))
 
     @model_validator(mode="after")
@@ -192,6 +201,10 @@ class Project(Strict):
         return self.path(self.environments[env].tfvars or f"terraform/envs/{env}/terraform.tfvars")
 
     def template_dir(self) -> Path:
+        if self.build.packer_template is None:
+            from bakery.packer import bundled_template
+
+            return bundled_template()
         return self.path(self.build.packer_template)
 
     def trusted_key_paths(self) -> list[Path]:
@@ -266,7 +279,8 @@ def check_paths(project: Project, *, source: str) -> None:
         _require(project, service.playbook, f"services.{name}.playbook", source)
         if service.app is not None:
             _require(project, service.app, f"services.{name}.app", source)
-    _require(project, project.build.packer_template, "build.packer_template", source)
+    if project.build.packer_template is not None:
+        _require(project, project.build.packer_template, "build.packer_template", source)
 
 
 def _require(project: Project, relative: str, field: str, source: str) -> None:

@@ -13,7 +13,22 @@ from bakery import packer, proc
 from bakery.errors import BakeryError
 
 MIN_FREE_BYTES = 5 * 1024**3
-SETUP_HINT = "run ./run true (installs podman, runc, packer, mmdebstrap and the Python deps)"
+REPO_HINT = "in bakery's repository, ./run true installs everything"
+# Debian packages of the tools bakery runs (DESIGN.md: Components)
+APT_PACKAGES = {"podman": "podman", "runc": "runc", "packer": "packer", "mmdebstrap": "mmdebstrap",
+                "ssh": "openssh-client", "git": "git"}
+# Python distributions bakery needs at run time (pyproject.toml dependencies), by what they give
+PYTHON_PACKAGES = {"ansible-core": "ansible", "ansible-runner": "ansible-runner", "pytest": "pytest",
+                   "pytest-testinfra": "pytest-testinfra", "molecule": "molecule",
+                   "molecule-plugins": "molecule-plugins[podman]"}
+
+
+def apt_hint(*tools: str) -> str:
+    return f"sudo apt-get install {' '.join(APT_PACKAGES[t] for t in tools)} ({REPO_HINT})"
+
+
+def pip_hint(distribution: str) -> str:
+    return f"reinstall bakery (pip install bakery / pipx install bakery brings {PYTHON_PACKAGES[distribution]})"
 
 
 @dataclass(frozen=True)
@@ -27,7 +42,7 @@ class Check:
 def check_podman() -> Check:
     result = _try(["podman", "info", "--format", "{{.Host.OCIRuntime.Name}} {{.Version.Version}}"])
     if result is None or not result.ok:
-        return Check("podman", False, _why(result), SETUP_HINT)
+        return Check("podman", False, _why(result), apt_hint("podman", "runc"))
     runtime, version = (result.stdout.split() + ["?", "?"])[:2]
     if runtime != "runc":
         return Check("podman", False, f"runtime is {runtime}", "set CONTAINERS_CONF to bakery's containers.conf")
@@ -38,20 +53,26 @@ def check_packer() -> Check:
     try:
         return Check("packer", True, f"Packer {packer.version_string()}")
     except BakeryError as exc:
-        return Check("packer", False, exc.message, SETUP_HINT)
+        return Check("packer", False, exc.message, exc.hint or apt_hint("packer"))
 
 
-def check_ansible() -> Check:
-    try:
-        return Check("ansible", True, f"ansible-core {package_version('ansible-core')}")
-    except PackageNotFoundError:
-        return Check("ansible", False, "ansible-core not installed", SETUP_HINT)
+def check_python_packages() -> Check:
+    """bakery's run-time Python packages (a `pip install` without them would fail later, in verify or test-roles)."""
+    found, missing = [], []
+    for distribution in PYTHON_PACKAGES:
+        try:
+            found.append(f"{distribution} {package_version(distribution)}")
+        except PackageNotFoundError:
+            missing.append(distribution)
+    if missing:
+        return Check("python", False, f"missing: {', '.join(missing)}", pip_hint(missing[0]))
+    return Check("python", True, ", ".join(found[:3]) + f" and {len(found) - 3} more")
 
 
 def check_tool(name: str) -> Callable[[], Check]:
     def check() -> Check:
         path = shutil.which(name)
-        return Check(name, True, path) if path else Check(name, False, "not on PATH", SETUP_HINT)
+        return Check(name, True, path) if path else Check(name, False, "not on PATH", apt_hint(name))
     return check
 
 
@@ -66,8 +87,8 @@ def check_disk(path: Path) -> Callable[[], Check]:
 
 
 def run_checks(project_root: Path) -> list[Check]:
-    checks = [check_podman, check_tool("runc"), check_packer, check_ansible, check_tool("mmdebstrap"),
-              check_disk(project_root)]
+    checks = [check_podman, check_tool("runc"), check_packer, check_python_packages, check_tool("mmdebstrap"),
+              check_tool("ssh"), check_disk(project_root)]
     return [c() for c in checks]
 
 

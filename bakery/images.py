@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import time
+
+from bakery.errors import ConfigError
 from bakery.targets import ImageRecord, get_target
+
+MIN_PREFIX = 4  # hex digits of an image id or fingerprint prefix
 
 
 def list_images(project, service: str | None, target: str = "local", **target_options) -> list[dict]:
@@ -12,6 +16,22 @@ def list_images(project, service: str | None, target: str = "local", **target_op
 
     target_impl = get_target(target, project, **target_options)
     return [image_row(i, verdict_of(project, i, target_impl).status) for i in target_impl.list_images(service)]
+
+
+def resolve_image(images: list[ImageRecord], ref: str, service: str) -> ImageRecord:
+    """The image of service that ref names: its full reference, the tag `bakery images` prints
+    (the fingerprint's first 12 hex digits) or a fingerprint prefix, its image id or a prefix of it."""
+    found = {i.image_id: i for i in images if ref in (i.ref, i.image_id, i.ref.rsplit(":", 1)[-1])}
+    if not found and len(ref.removeprefix("sha256:")) >= MIN_PREFIX:
+        prefix = ref.removeprefix("sha256:")
+        found = {i.image_id: i for i in images
+                 if i.image_id.removeprefix("sha256:").startswith(prefix) or i.fingerprint.startswith(prefix)}
+    if len(found) > 1:
+        raise ConfigError(f"image '{ref}' names {len(found)} images of '{service}'",
+                          hint="give more digits or the full reference (bakery images)")
+    if not found:
+        raise ConfigError(f"image '{ref}' is not a baked image of '{service}'", hint=f"see bakery images {service}")
+    return next(iter(found.values()))
 
 
 def image_row(image: ImageRecord, verdict: str, now: float | None = None) -> dict:

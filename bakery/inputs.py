@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as package_version
 
-from bakery import __version__, packer
+from bakery import __version__, packer, seal
 from bakery.config import Project
 from bakery.fingerprint import ROLE_EXCLUDES, Fingerprint, Input, combine, tree_digest, tree_input, value_digest, values_input
 from bakery.playbook import PlaybookInputs, resolve_playbook
@@ -50,7 +50,7 @@ def service_inputs(
         Input("base", service.base, base_image_id),
         tree_input("playbook", service.playbook, playbook.playbook),
         values_input("variables", "service", service.variables),
-        Input("template", project.build.packer_template, _template_digest(project)),
+        Input("template", project.build.packer_template or "bundled", _template_digest(project)),
         Input("tool", "ansible-core", tools.ansible_core),
         Input("tool", "packer", tools.packer),
         Input("tool", "bakery", tools.bakery),
@@ -62,6 +62,8 @@ def service_inputs(
     inputs += [tree_input("vars_file", os.path.relpath(f, playbook.playbook.parent), f) for f in playbook.vars_files]
     if service.app is not None:
         inputs.append(tree_input("app", service.app, project.path(service.app)))
+    if service.seal:
+        inputs.append(seal.seal_input())
     return inputs
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import yaml
 
-from bakery import podman, yamltext
+from bakery import podman, seal, yamltext
 from bakery.fingerprint import ROLE_EXCLUDES, Fingerprint, tree_digest, tree_files, value_digest
 from bakery.playbook import PlaybookInputs, resolve_playbook
 
@@ -41,21 +41,39 @@ class LayerStep:
         return f"{LAYER_REPOSITORY}/{self.role.lower()}:{self.key[:24]}"
 
 
-def split_play(playbook: Path) -> tuple[dict, list] | None:
-    """(play settings, role entries) when the playbook is one play that only lists roles."""
+TASK_KEYS = ("pre_tasks", "tasks", "post_tasks", "handlers")
+
+
+def why_no_layers(playbook: Path) -> str | None:
+    """Why the playbook cannot be baked role by role (None when it can): a layer is one role of
+    one play, so tasks of the play itself, or several plays, have no layer to go in."""
     plays = yamltext.safe_load(playbook.read_text())
     if not isinstance(plays, list) or len(plays) != 1:
-        return None
+        return f"{playbook.name} has {len(plays) if isinstance(plays, list) else 'no'} plays (role layers need one play)"
     play = plays[0]
-    if any(key in play for key in ("tasks", "pre_tasks", "post_tasks", "handlers")) or not play.get("roles"):
+    keys = [key for key in TASK_KEYS if key in play]
+    if keys:
+        return f"its play has {', '.join(keys)} (role layers need a play that only lists roles; move them into a role)"
+    if not play.get("roles"):
+        return "its play lists no roles"
+    return None
+
+
+def split_play(playbook: Path) -> tuple[dict, list] | None:
+    """(play settings, role entries) when the playbook is one play that only lists roles."""
+    if why_no_layers(playbook) is not None:
         return None
+    play = yamltext.safe_load(playbook.read_text())[0]
     settings = {k: v for k, v in play.items() if k != "roles"}
     return settings, list(play["roles"])
 
 
 def plan_layers(playbook: PlaybookInputs, fingerprint: Fingerprint, base_id: str, roles_path: Path,
-                out_dir: Path) -> list[LayerStep] | None:
-    """The layer steps of a bake, or None when the playbook cannot be split into role layers."""
+                out_dir: Path, *, sealed: bool = False) -> list[LayerStep] | None:
+    """The layer steps of a bake, or None when the playbook cannot be split into role layers.
+
+    With sealed, the seal (bakery/seal.py) is the last layer, keyed by its own content.
+    """
     split = split_play(playbook.playbook)
     if split is None:
         return None
@@ -66,11 +84,21 @@ def plan_layers(playbook: PlaybookInputs, fingerprint: Fingerprint, base_id: str
     for index, entry in enumerate(entries):
         role = entry if isinstance(entry, str) else entry.get("role") or entry.get("name")
         path = _write_one_role_playbook(out_dir, index, role, settings, entry, playbook.playbook.parent)
-        last = index == len(entries) - 1
+        last = index == len(entries) - 1 and not sealed
         key = _layer_key(parent, path, role, roles_path, shared, fingerprint, last)
         steps.append(LayerStep(index, role, path, key))
         parent = key
+    if sealed:
+        steps.append(_seal_step(len(entries), parent, shared, fingerprint, out_dir))
     return steps
+
+
+def _seal_step(index: int, parent: str, shared: str, fingerprint: Fingerprint, out_dir: Path) -> LayerStep:
+    """The seal as the last layer: keyed by its parent, its own content and (being the last
+    layer) the image fingerprint, so the final image carries its own labels."""
+    path = seal.write_seal_playbook(out_dir / f"{index:02d}-{seal.ROLE_NAME}.yml")
+    material = [parent, path.read_text(), seal.seal_input().digest, shared, {"image": fingerprint.digest}]
+    return LayerStep(index, seal.ROLE_NAME, path, hashlib.sha256(value_digest(material).encode()).hexdigest())
 
 
 def _write_one_role_playbook(out_dir: Path, index: int, role: str, settings: dict, entry, origin: Path) -> Path:
@@ -79,10 +107,7 @@ def _write_one_role_playbook(out_dir: Path, index: int, role: str, settings: dic
         play["vars_files"] = [str((origin / f).resolve()) for f in play["vars_files"]]
     path = out_dir / f"{index:02d}-{role}.yml"
     path.write_text(yaml.safe_dump([play], sort_keys=False))
-    # group_vars/host_vars are found next to the playbook: link them in
-    for name in ("group_vars", "host_vars"):
-        if (origin / name).is_dir() and not (out_dir / name).exists():
-            (out_dir / name).symlink_to(origin / name)
+    seal.link_vars_dirs(origin, out_dir)  # group_vars/host_vars are found next to the playbook
     return path
 
 

@@ -9,6 +9,7 @@ import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from functools import lru_cache
+from importlib.resources import files
 from pathlib import Path
 
 from bakery import proc
@@ -39,6 +40,11 @@ def version_string() -> str:
 
 def needs_plugins_block() -> bool:
     return packer_version() >= (1, 7, 0)
+
+
+def bundled_template() -> Path:
+    """The Packer template that ships with bakery (the default of build.packer_template)."""
+    return Path(str(files("bakery") / "data" / "packer"))
 
 
 def stage_template(template_dir: Path, dest: Path) -> Path:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import shutil
 import time
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
+import yaml
+
 from bakery import base as bases
-from bakery import proc
+from bakery import proc, yamltext
 from bakery.config import Project
 from bakery.errors import ConfigError, RoleTestsFailed
 from bakery.events import callback_env, load_event
@@ -17,6 +20,9 @@ from bakery.rundir import RunDir
 
 SCENARIO = "default"
 MOLECULE_TIMEOUT_S = 1800
+DRIVERS = ("podman", "default", "delegated")  # what bakery's machines run (no docker daemon)
+BAKERY_SCENARIO = "bakery-podman"
+PODMAN_STAND_IN = ("docker",)  # container drivers whose scenarios run as well under bakery's podman scenario
 
 
 @dataclass(frozen=True)
@@ -28,13 +34,18 @@ class RoleResult:
     changed_tasks: tuple[str, ...] = ()  # tasks that changed on the second converge
     message: str = ""
     log: str = ""
+    skipped: str = ""  # why the scenario did not run
+    via: str = ""  # how it ran, when not as the role's own scenario
 
     def describe(self) -> str:
+        if self.skipped:
+            return f"skipped: {self.skipped}"
         if self.passed:
-            return "passed"
+            return f"passed {self.via}".strip()
         if self.failed_step == "idempotence":
             return f"not idempotent: changed on the second run: {', '.join(self.changed_tasks)}"
-        return f"failed at {self.failed_step or 'an unknown step'}: {self.message}".rstrip(": ")
+        failed = f"failed at {self.failed_step or 'an unknown step'}: {self.message}".rstrip(": ")
+        return f"{failed} ({self.via})" if self.via else failed
 
 
 def roles_with_scenarios(project: Project) -> list[str]:
@@ -42,7 +53,13 @@ def roles_with_scenarios(project: Project) -> list[str]:
     return sorted(p.parents[2].name for p in roles_dir.glob(f"*/molecule/{SCENARIO}/molecule.yml"))
 
 
+def is_vendored(project: Project, role: str) -> bool:
+    """A role from elsewhere (a Galaxy-style dotted name, or listed in role_tests.vendored)."""
+    return "." in role or role in project.role_tests.vendored
+
+
 def select_roles(project: Project, wanted: list[str]) -> list[str]:
+    """The roles named, or every role with a scenario but the vendored ones."""
     available = roles_with_scenarios(project)
     missing = [r for r in wanted if r not in available]
     if missing:
@@ -52,7 +69,51 @@ def select_roles(project: Project, wanted: list[str]) -> list[str]:
         )
     if not available:
         raise ConfigError(f"no role under {project.path('roles')} has a molecule/{SCENARIO} scenario")
-    return wanted or available
+    return wanted or [r for r in available if not is_vendored(project, r)]
+
+
+def scenario_dir(project: Project, role: str) -> Path:
+    return project.path("roles") / role / "molecule" / SCENARIO
+
+
+def scenario_config(project: Project, role: str) -> dict:
+    path = scenario_dir(project, role) / "molecule.yml"
+    try:
+        return yamltext.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {getattr(exc, 'problem', exc)}") from None
+
+
+def unsupported_driver(config: dict) -> str | None:
+    """The scenario's driver when bakery's machines cannot run it (docker needs a daemon)."""
+    driver = (config.get("driver") or {}).get("name", "default")
+    return None if driver in DRIVERS else str(driver)
+
+
+def podman_scenario(project: Project, role: str, config: dict, dest: Path) -> Path:
+    """bakery's podman scenario for a role whose own scenario needs another driver: the role's
+    scenario files (converge, verify, tests) as they are, on the bakery base under podman."""
+    scenario = dest / BAKERY_SCENARIO
+    shutil.rmtree(scenario, ignore_errors=True)
+    shutil.copytree(scenario_dir(project, role), scenario, ignore=shutil.ignore_patterns("molecule.yml"))
+    provisioner = dict(config.get("provisioner") or {"name": "ansible"})
+    provisioner["env"] = {**(provisioner.get("env") or {}), "ANSIBLE_ROLES_PATH": str(project.path("roles"))}
+    bakery_config = {
+        **config,
+        "dependency": {"name": "galaxy", "enabled": False},  # Galaxy is out of reach; the roles are here
+        "driver": {"name": "podman"},
+        "platforms": [{
+            "name": f"bakery-molecule-{role}${{BAKERY_MOLECULE_SUFFIX}}",
+            "image": "${BAKERY_BASE_IMAGE}",
+            "pre_build_image": True,
+            "systemd": "always",
+            "command": "/sbin/init",
+            "extra_opts": ["--label=bakery.run-id=${BAKERY_RUN_ID}", f"--label=bakery.molecule-role={role}"],
+        }],
+        "provisioner": provisioner,
+    }
+    (scenario / "molecule.yml").write_text(yaml.safe_dump(bakery_config, sort_keys=False))
+    return scenario
 
 
 def test_roles(project: Project, roles: list[str], base_name: str, run: RunDir, reporter: Reporter) -> list[RoleResult]:
@@ -70,7 +131,18 @@ def test_roles(project: Project, roles: list[str], base_name: str, run: RunDir, 
 
 
 def run_scenario(project: Project, role: str, base_ref: str, run: RunDir) -> RoleResult:
+    """The role's own scenario; when it needs a driver bakery cannot run, bakery's podman
+    scenario with the role's playbooks and tests instead."""
+    config = scenario_config(project, role)
+    driver = unsupported_driver(config)
+    if driver is not None and driver not in PODMAN_STAND_IN:
+        return RoleResult(role, False, 0.0, skipped=f"its scenario needs the {driver} driver, which bakery does not run")
     artifacts = run.path / "roles" / role
+    scenario, via, extra_env = SCENARIO, "", {}
+    if driver is not None:
+        podman_scenario(project, role, config, artifacts / "scenarios")
+        scenario, via = BAKERY_SCENARIO, f"under bakery's podman scenario (its own uses the {driver} driver)"
+        extra_env = {"MOLECULE_GLOB": str(artifacts / "scenarios" / "*" / "molecule.yml")}
     log = run.path / "roles" / f"{role}.log"
     env = proc.tool_env({
         **callback_env(artifacts),
@@ -81,15 +153,16 @@ def run_scenario(project: Project, role: str, base_ref: str, run: RunDir) -> Rol
         "ANSIBLE_ROLES_PATH": str(project.path("roles")),
         "ANSIBLE_NOCOLOR": "1",
         "PY_COLORS": "0",
+        **extra_env,
     })
     started = time.monotonic()
-    result = proc.run(["molecule", "test", "-s", SCENARIO], env=env, cwd=project.path("roles") / role,
+    result = proc.run(["molecule", "test", "-s", scenario], env=env, cwd=project.path("roles") / role,
                       log_path=log, check=False, timeout=MOLECULE_TIMEOUT_S)
     duration = round(time.monotonic() - started, 1)
     if result.ok:
-        return RoleResult(role, True, duration, log=str(log))
+        return RoleResult(role, True, duration, log=str(log), via=via)
     step, changed, message = diagnose(artifacts / "job_events", result)
-    return RoleResult(role, False, duration, step, changed, message, str(log))
+    return RoleResult(role, False, duration, step, changed, message, str(log), via=via)
 
 
 def diagnose(events_dir: Path, result: proc.CommandResult) -> tuple[str, tuple[str, ...], str]:
@@ -132,7 +205,7 @@ def _task_name(event: dict) -> str:
 
 
 def raise_if_failed(results: list[RoleResult]) -> None:
-    failed = [r for r in results if not r.passed]
+    failed = [r for r in results if not r.passed and not r.skipped]
     if failed:
         first = failed[0]
         raise RoleTestsFailed(f"{len(failed)} of {len(results)} role scenario(s) failed; {first.role} {first.describe()}",

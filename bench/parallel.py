@@ -29,7 +29,6 @@ FLAGS = ["--force", "--no-layers", "--no-verify"]
 
 def three_service_project(dest: Path) -> Path:
     shutil.copytree(REPO / "tests" / "fixtures" / "project", dest)
-    shutil.copytree(REPO / "packer", dest / "packer")
     config = yaml.safe_load((dest / "bakery.yml").read_text())
     config["services"] = {name: config["services"][name] for name in SERVICES}
     (dest / "bakery.yml").write_text(yaml.safe_dump(config))

@@ -25,13 +25,12 @@ class CliResult:
 
 
 def copy_fixture_project(dest: Path) -> Path:
-    """The tiny fixture project plus the real Packer template, in dest."""
+    """The tiny fixture project (it bakes with bakery's bundled Packer template), in dest."""
     shutil.copytree(FIXTURE_PROJECT, dest, dirs_exist_ok=True)
-    shutil.copytree(REPO / "packer", dest / "packer", dirs_exist_ok=True)
     return dest
 
 
-EXAMPLE_PARTS = ["bakery.yml", "roles", "playbooks", "app", "packer", "terraform", "tests/images", "tests/shared_checks"]
+EXAMPLE_PARTS = ["bakery.yml", "roles", "playbooks", "app", "terraform", "tests/images", "tests/shared_checks"]
 
 
 def copy_example_project(dest: Path) -> Path:

@@ -21,8 +21,8 @@ class RolesTested(Result):
     def render(self, out, err):
         line(out, ROW.format("ROLE", "RESULT", "DURATION", "DETAIL"))
         for r in self.results:
-            detail = "" if r.passed else r.describe()
-            line(out, ROW.format(r.role, "passed" if r.passed else "FAILED", f"{r.duration_s:.0f} s", detail))
+            outcome = "skipped" if r.skipped else "passed" if r.passed else "FAILED"
+            line(out, ROW.format(r.role, outcome, f"{r.duration_s:.0f} s", r.via if r.passed else r.describe()))
 
     def raise_for_status(self):
         from bakery import roletest

@@ -50,13 +50,12 @@ def verify(app: AppContext, request: VerifyRequest) -> Verified:
 
 
 def pick_image(target, service: str, ref: str | None):
-    """--image by ref, id or id prefix; else the newest image of the service."""
+    """--image as images.resolve_image takes it (as deploy does); else the newest image of the service."""
+    from bakery.images import resolve_image
+
     images_found = target.list_images(service)
     if ref is None:
         if not images_found:
             raise ConfigError(f"no image of '{service}' to verify", hint=f"run bakery build {service} first")
         return images_found[0]
-    for record in images_found:
-        if ref in (record.ref, record.image_id) or record.image_id.startswith(ref):
-            return record
-    raise ConfigError(f"image '{ref}' is not a baked image of '{service}'", hint=f"see bakery images {service}")
+    return resolve_image(images_found, ref, service)

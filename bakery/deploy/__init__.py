@@ -150,10 +150,8 @@ def choose_image(project: Project, service: str, env: str, images: list[ImageRec
                  target: Target, records: Records) -> ImageRecord:
     """--image if given; else what the previous environment runs; else (first env) the newest verified image."""
     if ref is not None:
-        for image in images:
-            if ref in (image.ref, image.image_id) or image.image_id.startswith(ref):
-                return image
-        raise ConfigError(f"image '{ref}' is not a baked image of '{service}'", hint=f"see bakery images {service}")
+        from bakery.images import resolve_image
+        return resolve_image(images, ref, service)
     after = environment(project, env).after
     if after is not None:
         previous = records.current(service, after)

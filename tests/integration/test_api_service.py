@@ -24,7 +24,7 @@ def test_api_service_bakes_and_passes_verification(cli, example_project):
     built = result.json()
     assert built["verdict"] == "passed" and built["reused"] is False
     labels = image_labels(built["image"])
-    assert labels["bakery.roles"] == "common,python_runtime,nginx,api_service,image_cleanup"
+    assert labels["bakery.roles"] == "common,python_runtime,nginx,api_service"
     report = json.loads((Path(built["run_dir"]) / "verify-report.json").read_text())
     assert report["boot"]["state"] == "running"
     # The image runs sshd, so the suite went over SSH (one shared connection), which is now closed.
@@ -44,4 +44,4 @@ def test_api_service_bakes_and_passes_verification(cli, example_project):
     assert processes_mentioning("bakery-conn-") == []
     events = list((Path(built["run_dir"]) / "ansible" / "job_events").glob("*.json"))
     roles_seen = {json.loads(e.read_text())["event_data"].get("role") for e in events}
-    assert {"common", "python_runtime", "nginx", "api_service", "image_cleanup"} <= roles_seen
+    assert {"common", "python_runtime", "nginx", "api_service", "bakery_seal"} <= roles_seen

@@ -40,7 +40,7 @@ def test_image_carries_labels_and_the_roles_work(tiny_build):
     labels = image_labels(tiny_build["image"])
     assert labels["bakery.service"] == "tiny"
     assert labels["bakery.fingerprint"] == tiny_build["fingerprint"]
-    assert labels["bakery.roles"] == "motd,cleanup"
+    assert labels["bakery.roles"] == "motd"
     assert labels["bakery.base"].startswith("localhost/bakery-base/debian-12:")
     assert labels["bakery.run-id"] == tiny_build["run_id"]
     for key in ("bakery.git-commit", "bakery.build-time", "bakery.version", "bakery.base-id"):

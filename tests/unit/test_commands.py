@@ -32,7 +32,7 @@ def test_the_human_rendering_is_what_the_cli_prints(cli, fixture_project):
     out, err = io.StringIO(), io.StringIO()
     config_check(AppContext(fixture_project)).render(out, err)
     assert out.getvalue() == cli("-C", fixture_project, "config", "check").out
-    assert "web: 2 roles (web, cleanup)\n" in out.getvalue() and err.getvalue() == ""
+    assert "layered: 3 roles (static_file, motd, cleanup)\n" in out.getvalue() and err.getvalue() == ""
 
 
 def test_a_failing_check_keeps_what_resolved_and_raises_after_rendering(fixture_project):

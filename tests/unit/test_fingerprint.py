@@ -38,12 +38,37 @@ def test_touching_mtime_does_not_change_it(project):
     "roles/motd/tasks/main.yml",
     "roles/motd/defaults/main.yml",
     "playbooks/tiny.yml",
-    "packer/build.pkr.hcl",
 ])
 def test_changing_any_input_file_changes_it(project, relative):
     before = fingerprint(project)
     with open(project / relative, "a") as handle:
         handle.write("\n# changed\n")
+    assert fingerprint(project) != before
+
+
+def use_own_template(project):
+    from bakery.packer import bundled_template
+
+    shutil.copytree(bundled_template(), project / "packer")
+    config = project / "bakery.yml"
+    config.write_text(config.read_text().replace("version: 1\n", "version: 1\nbuild: {packer_template: packer}\n"))
+
+
+def test_a_template_of_the_project_counts_with_its_content(project):
+    bundled = fingerprint(project)
+    use_own_template(project)
+    own = fingerprint(project)
+    assert own != bundled  # the input is named after where the template comes from
+    with open(project / "packer" / "build.pkr.hcl", "a") as handle:
+        handle.write("\n# changed\n")
+    assert fingerprint(project) != own
+
+
+def test_turning_the_seal_off_changes_it(project):
+    before = fingerprint(project)
+    config = project / "bakery.yml"
+    config.write_text(config.read_text().replace("    playbook: playbooks/tiny.yml\n",
+                                                 "    playbook: playbooks/tiny.yml\n    seal: false\n"))
     assert fingerprint(project) != before
 
 

@@ -27,7 +27,7 @@ def test_service_is_enabled_and_running(host, service):
 
 
 def test_ssh_host_keys_are_regenerated_at_boot(host):
-    checks.assert_service_enabled(host, "regenerate-ssh-host-keys")
+    checks.assert_service_enabled(host, "bakery-ssh-host-keys")  # bakery's seal
 
 
 def test_app_runs_as_its_own_user(host):

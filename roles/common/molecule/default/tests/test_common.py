@@ -34,10 +34,3 @@ def test_admins_sudo_without_password_and_others_cannot(host):
         assert host.run("runuser -u molecule-admin -- sudo --non-interactive true").rc == 0
         assert host.run("runuser -u molecule-user -- sudo --non-interactive true").rc != 0
 
-
-def test_missing_host_keys_are_regenerated(host):
-    checks.assert_service_enabled(host, "regenerate-ssh-host-keys")
-    host.check_output("rm -f /etc/ssh/ssh_host_*")
-    host.check_output("systemctl restart regenerate-ssh-host-keys.service")
-    for key_type in ("ecdsa", "ed25519", "rsa"):
-        assert host.file(f"/etc/ssh/ssh_host_{key_type}_key").is_file

@@ -26,7 +26,7 @@ build {
     ]
   }
 
-  # Ansible keeps its remote temp dir until the play ends, so image_cleanup cannot remove
+  # Ansible keeps its remote temp dir until the play ends, so bakery's seal cannot remove
   # it; this runs after Ansible has disconnected.
   provisioner "shell" {
     execute_command = "chmod +x {{ .Path }}; sudo -n sh -c '{{ .Vars }} {{ .Path }}'"
