@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import signal
 import sys
-import threading
 import time
 import traceback
 from dataclasses import asdict
@@ -598,8 +596,9 @@ def main(argv: list[str] | None = None) -> int:
         rc = command.main(args=args, prog_name="bakery", standalone_mode=False)
         return rc if isinstance(rc, int) else ExitStatus.OK
     except (typer.Abort, KeyboardInterrupt):
+        from bakery import interrupts
         print("bakery: interrupted", file=sys.stderr)
-        return ExitStatus.INTERRUPTED
+        return interrupts.exit_status()
     except BakeryError as exc:
         _report(exc, exc.one_line())
         return exc.exit_status
@@ -617,11 +616,9 @@ def _is_usage_error(exc: Exception) -> bool:
 
 
 def install_interrupt_handlers() -> None:
-    """SIGINT and SIGTERM both raise KeyboardInterrupt, even when started with SIGINT ignored (`cmd &`)."""
-    if threading.current_thread() is not threading.main_thread():
-        return
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    """SIGINT, SIGTERM and SIGHUP raise KeyboardInterrupt (bakery/interrupts.py), even when started with SIGINT ignored."""
+    from bakery import interrupts
+    interrupts.install()
 
 
 def _report(exc: BaseException, line: str) -> None:

@@ -18,7 +18,8 @@ class ExitStatus(IntEnum):
     REFRESH_ROLLED_BACK = 11  # aws: the instance refresh failed and rolled back
     # `bakery plan` follows `terraform plan -detailed-exitcode`: 0 nothing to do, 2 would rebuild, 1 error
     PLAN_WOULD_REBUILD = 2
-    INTERRUPTED = 130  # Ctrl-C / SIGINT
+    HANGUP = 129  # SIGHUP: the terminal closed (same teardown as SIGTERM)
+    INTERRUPTED = 130  # Ctrl-C / SIGINT or SIGTERM
 
 
 class BakeryError(Exception):
