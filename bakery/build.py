@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from bakery import __version__, canary, catalog, layers, locks, packer, proc
+from bakery import __version__, canary, catalog, layers, locks, packer, private, proc
 from bakery.config import Project
 from bakery.errors import BakeryError, BuildFailed
 from bakery.events import EventReader, TaskEvent, callback_env
@@ -85,7 +84,7 @@ def build_service(project: Project, service_name: str, target_name: str, options
                        events=EventReader(run.events_dir))
     names = [s.name for s in stages]
     try:
-        with locks.held(project.state_dir(), f"service-{service_name}", reporter.info):
+        with locks.held(project.state_dir(), f"service-{service_name}", reporter.info, run.run_id):
             run_stages(stages, ctx)
     except BaseException as exc:
         run.write_json("result.json", {**_result(ctx, names).as_dict(), "error": str(exc) or type(exc).__name__})
@@ -124,8 +123,8 @@ def stage_bake(ctx: BuildContext) -> None:
             return
         ctx.reporter.info(f"rebaking: {existing.ref} is {verdict} and a canary of its bake is not on this machine, "
                           "so it could never pass verification")
-    with tempfile.TemporaryDirectory(prefix="bakery-vars-") as private:
-        extra_vars = write_extra_vars(ctx, Path(private))
+    with private.private_dir(ctx.run.run_id, "vars") as private_vars:
+        extra_vars = write_extra_vars(ctx, private_vars)
         steps = None
         if ctx.target.supports_layers and not ctx.options.no_layers:
             steps = layers.plan_layers(ctx.playbook, ctx.fingerprint, ctx.base.image_id, ctx.project.path("roles"),

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import tempfile
 import time
 from collections.abc import Iterator
 from datetime import datetime
@@ -12,7 +11,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from bakery import base as bases
-from bakery import packer, podman
+from bakery import packer, podman, private
 from bakery.aws.ssh import SshEndpoint, new_key_pair, write_config
 from bakery.config import Project
 from bakery.fingerprint import SHORT_LENGTH
@@ -126,8 +125,8 @@ class LocalTarget(Target):
         """SSH through one shared connection when the image runs sshd (about 15 ms a command
         instead of about 200 ms for `podman exec`); podman exec otherwise."""
         log_path = run.path / "verify-ssh.log"
-        with tempfile.TemporaryDirectory(prefix="bakery-ssh-") as private:
-            endpoint = _ssh_login(instance, Path(private), log_path)
+        with private.private_dir(run.run_id, "ssh") as keys:
+            endpoint = _ssh_login(instance, keys, log_path)
             if endpoint is None:
                 yield instance.host_spec
                 return
@@ -144,11 +143,11 @@ class LocalTarget(Target):
     def build_session(self, run: RunDir) -> Iterator[dict[str, str]]:
         self._ensure_runtime()
         try:
-            with packer.docker_shim() as env, tempfile.TemporaryDirectory(prefix="bakery-conn-") as private:
+            with packer.docker_shim() as env, private.private_dir(run.run_id, "conn") as keys:
                 try:
-                    yield {**env, **self._connection_env(run, Path(private))}
+                    yield {**env, **self._connection_env(run, keys)}
                 finally:
-                    container_ssh.close_master(Path(private))
+                    container_ssh.close_master(keys)
         finally:
             podman.remove_containers(f"label={LABEL_RUN_ID}={run.run_id}")
 
