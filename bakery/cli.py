@@ -284,7 +284,8 @@ def gc_cmd(
     keep: Annotated[int, typer.Option("--keep", min=1, help="Images kept per service (newest first).")] = 3,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Only say what would be removed.")] = False,
     target: TargetOpt = None,
-    orphans: Annotated[bool, typer.Option("--orphans", help="aws: remove temporary resources of runs that are over.")] = False,
+    orphans: Annotated[bool, typer.Option("--orphans", help="Remove what runs whose process died left: local containers, images,"
+                                          " layer tags, private dirs, locks; aws temporary resources.")] = False,
     older_than: Annotated[Optional[float], typer.Option(
         "--older-than", min=0, help="aws: age in seconds. AMIs: an unverified AMI goes only when older (default 86400);"
         " --orphans: only runs older than this (default 21600).")] = None,
@@ -298,9 +299,7 @@ def gc_cmd(
     if (target or project.build.target) == "aws":
         _gc_aws(project, services, keep, dry_run, orphans, older_than, json_output)
         return
-    if orphans:
-        raise ConfigError("--orphans is for the aws target", hint="local leftovers: podman ps -a --filter label=bakery.run-id")
-    actions = gc.plan_local_gc(keep, services)
+    actions = gc.plan_local_orphans(project) if orphans else gc.plan_local_gc(keep, services)
     if not dry_run:
         actions = gc.apply(actions)
     if json_output:
@@ -309,7 +308,7 @@ def gc_cmd(
     for item in actions:
         if item.action != "keep":
             verb = "would remove" if dry_run else item.action
-            print(f"{verb:<13} {item.ref}  ({item.reason})")
+            print(f"{verb:<13} {item.kind + ' ' if orphans else ''}{item.ref}  ({item.reason})")
     kept = sum(a.action == "keep" for a in actions)
     print(f"{kept} kept, {len(actions) - kept} {'to remove' if dry_run else 'removed or in use'}", file=sys.stderr)
 

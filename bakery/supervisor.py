@@ -28,13 +28,14 @@ import time
 GRACE_S = 5.0
 KILL_WAIT_S = 20.0
 POLL_S = 0.1
+SNAPSHOT_S = 1.0
 MAX_MESSAGE = 4096
 MAX_FDS = 4
 
 
-def live_group_members(pgid: int) -> list[int]:
-    """Pids of processes in group pgid that are not zombies (this machine's init may never reap them)."""
-    members = []
+def _processes() -> dict[int, tuple[int, int]]:
+    """pid -> (ppid, pgid) of every live (non-zombie) process; this machine's init may never reap zombies."""
+    table = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -44,9 +45,33 @@ def live_group_members(pgid: int) -> list[int]:
         except OSError:
             continue
         fields = stat[stat.rindex(b")") + 2:].split()
-        if fields[0] != b"Z" and int(fields[2]) == pgid:
-            members.append(int(entry))
-    return members
+        if fields[0] not in (b"Z", b"X"):
+            table[int(entry)] = (int(fields[1]), int(fields[2]))
+    return table
+
+
+def live_group_members(pgid: int) -> list[int]:
+    return [pid for pid, (_ppid, group) in _processes().items() if group == pgid]
+
+
+def with_descendant_groups(groups: set[int]) -> set[int]:
+    """groups plus the groups of every descendant of their members (a child that left the group
+    with setsid, as some tools do for their workers, still dies with bakery)."""
+    table = _processes()
+    children: dict[int, list[int]] = {}
+    for pid, (ppid, _group) in table.items():
+        children.setdefault(ppid, []).append(pid)
+    found, seen = set(groups), set()
+    todo = [pid for pid, (_ppid, group) in table.items() if group in groups]
+    while todo:
+        pid = todo.pop()
+        if pid in seen:
+            continue
+        seen.add(pid)
+        for child in children.get(pid, []):
+            found.add(table[child][1])
+            todo.append(child)
+    return found
 
 
 def signal_groups(groups: set[int], sig: int) -> None:
@@ -76,19 +101,27 @@ def stop_groups(groups: set[int]) -> None:
 
 
 def serve(channel: socket.socket) -> tuple[set[int], dict[str, int], set[str]]:
-    """Follow bakery's messages until EOF; return what was still registered then."""
+    """Follow bakery's messages until EOF; return what was still registered then, with the groups
+    of descendants seen meanwhile (looked at every SNAPSHOT_S: by the time bakery has died, a
+    descendant that left its group may already have lost the parent that linked it to us)."""
     groups: set[int] = set()
+    seen: set[int] = set()
     locks: dict[str, int] = {}
     dirs: set[str] = set()
+    channel.settimeout(SNAPSHOT_S)
     while True:
         try:
             data, fds, _flags, _addr = socket.recv_fds(channel, MAX_MESSAGE, MAX_FDS)
+        except TimeoutError:
+            if groups or seen:
+                seen = {g for g in (seen | with_descendant_groups(groups)) - groups if live_group_members(g)}
+            continue
         except InterruptedError:
             continue
         except OSError:
             data, fds = b"", []
         if not data:
-            return groups, locks, dirs
+            return groups | seen, locks, dirs
         kind, arg = data[:1], data[1:].decode()
         if kind == b"+":
             groups.add(int(arg))
@@ -120,7 +153,7 @@ def main() -> None:
         signal.signal(sig, signal.SIG_IGN)
     channel = socket.socket(fileno=int(sys.argv[1]))
     groups, locks, dirs = serve(channel)
-    stop_groups(groups)
+    stop_groups(with_descendant_groups(groups))
     for path in dirs:
         shutil.rmtree(path, ignore_errors=True)
     for fd in locks.values():
