@@ -14,6 +14,7 @@ from bakery import base as bases
 from bakery import packer, podman, private
 from bakery.aws.ssh import SshEndpoint, new_key_pair, write_config
 from bakery.config import Project
+from bakery.errors import BuildFailed
 from bakery.fingerprint import SHORT_LENGTH
 from bakery.rundir import RunDir
 from bakery.targets import container_ssh
@@ -146,6 +147,9 @@ class LocalTarget(Target):
             with packer.docker_shim() as env, private.private_dir(run.run_id, "conn") as keys:
                 try:
                     yield {**env, **self._connection_env(run, keys)}
+                except BuildFailed:
+                    podman.ensure_working(deep=False)  # a podman that broke under Packer: exit 4, not 5
+                    raise
                 finally:
                     container_ssh.close_master(keys)
         finally:

@@ -7,6 +7,7 @@ podman store) happens once, later bakes reuse the base."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import tempfile
 import time
@@ -55,11 +56,11 @@ def start_bake(project: Path, *args: str, env: dict | None = None) -> subprocess
                          text=True)
 
 
-def bake_until_ansible(project: Path, timeout_s: float = 300) -> Bake:
+def bake_until_ansible(project: Path, timeout_s: float = 300, env: dict | None = None) -> Bake:
     """A `bakery build tiny --force` that has reached Ansible (its first job event is written)."""
     runs_dir = project / ".bakery" / "runs"
     known = set(runs_dir.glob("*"))
-    process = start_bake(project)
+    process = start_bake(project, env=env)
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline and process.poll() is None:
         fresh = [r for r in runs_dir.glob("*") if r not in known]
@@ -108,3 +109,27 @@ def files_holding(value: str, *roots: Path) -> list[Path]:
 def assert_no_secret_left(run_id: str, run_dir: Path) -> None:
     assert not (private_root() / run_id).exists(), "the run's private dir is still there"
     assert files_holding(SECRET_VALUE, private_root(), run_dir) == []
+
+
+BREAKABLE_PODMAN = """#!/bin/sh
+# podman, until the file BREAK exists next to this script; then every call fails like a broken podman
+if [ -e "$(dirname "$0")/BREAK" ]; then
+    echo "Error: cannot set up the OCI runtime: runc: not responding (fault injected)" >&2
+    exit 125
+fi
+exec {podman} "$@"
+"""
+
+
+@pytest.fixture
+def breakable_podman(tmp_path) -> tuple[dict, Path]:
+    """(env whose PATH starts with a podman shim, the file that breaks it when created)."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    shim = bin_dir / "podman"
+    shim.write_text(BREAKABLE_PODMAN.format(podman=shutil.which("podman", path=proc.tool_env()["PATH"])))
+    shim.chmod(0o755)
+    env = proc.tool_env()
+    env["PATH"] = f"{bin_dir}{os.pathsep}{env['PATH']}"
+    yield env, bin_dir / "BREAK"
+    (bin_dir / "BREAK").unlink(missing_ok=True)
