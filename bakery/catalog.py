@@ -6,6 +6,8 @@ import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from bakery import statefile
+
 PASSED = "passed"
 FAILED = "failed"
 UNVERIFIED = "unverified"
@@ -36,7 +38,7 @@ def record_inputs(state_dir: Path, fingerprint: str, inputs: list[dict]) -> None
 
 def inputs_for(state_dir: Path, fingerprint: str) -> list[dict] | None:
     path = state_dir / "catalog" / "inputs" / f"{fingerprint}.json"
-    return json.loads(path.read_text()) if path.exists() else None
+    return statefile.read_json(path, "inputs record")
 
 
 def _path(state_dir: Path, image_id: str) -> Path:
@@ -53,10 +55,8 @@ def record_verdict(state_dir: Path, verdict: Verdict) -> Path:
 
 
 def verdict_for(state_dir: Path, image_id: str) -> Verdict | None:
-    path = _path(state_dir, image_id)
-    if not path.exists():
-        return None
-    return Verdict(**json.loads(path.read_text()))
+    return statefile.read_json(_path(state_dir, image_id), "verdict record", lambda data: Verdict(**data),
+                               hint="remove it and run bakery verify again")
 
 
 def status_of(state_dir: Path, image_id: str) -> str:

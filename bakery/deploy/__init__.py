@@ -13,7 +13,7 @@ from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from bakery import catalog
+from bakery import catalog, statefile
 from bakery.config import Environment, Project
 from bakery.envs import load_hcl
 from bakery.errors import ConfigError, GateRefused
@@ -60,8 +60,8 @@ def _record_path(project: Project, service: str, env: str) -> Path:
 
 
 def current_deployment(project: Project, service: str, env: str) -> Deployment | None:
-    path = _record_path(project, service, env)
-    return Deployment(**json.loads(path.read_text())) if path.exists() else None
+    return statefile.read_json(_record_path(project, service, env), "deployment record", lambda d: Deployment(**d),
+                               hint=f"remove it and run bakery deploy {service} --env {env} again")
 
 
 def record_deployment(project: Project, deployment: Deployment) -> None:
