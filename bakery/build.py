@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from bakery import __version__, canary, catalog, layers, locks, packer, private, proc
+from bakery import __version__, canary, catalog, extravars, layers, locks, packer, private, proc
 from bakery.config import Project
 from bakery.errors import BakeryError, BuildFailed
 from bakery.events import EventReader, TaskEvent, callback_env
@@ -184,11 +183,10 @@ class PackerJob:
 
 
 def write_extra_vars(ctx: BuildContext, private_dir: Path) -> Path:
-    """The playbook's extra vars (which may hold secrets), in a private temp dir outside the run dir."""
-    extra_vars = private_dir / "extra-vars.json"
-    extra_vars.touch(mode=0o600)
-    extra_vars.write_text(json.dumps(playbook_extra_vars(ctx)))
-    return extra_vars
+    """The playbook's extra vars (which may hold secrets), in the run's private dir outside the run dir;
+    never templated by Ansible unless the service lists the variable in templated_variables."""
+    templated = ctx.project.service(ctx.service_name).templated_variables
+    return extravars.write(private_dir / "extra-vars.yml", playbook_extra_vars(ctx), templated)
 
 
 def run_packer(ctx: BuildContext, job: PackerJob, extra_vars: Path) -> dict:

@@ -108,8 +108,19 @@ class Service(Strict):
     secrets: dict[str, str] = Field(
         {}, description="extra vars read from environment variables at build time: {var: ENV_NAME}; never"
         " written to the run dir, and verification fails if a value shows up in the image or the logs")
+    templated_variables: list[str] = Field(
+        [], description="variables Ansible may template ({{ ... }} in their values is evaluated); every other"
+        " variable and every secret reaches Ansible as an unsafe value, taken verbatim")
     verify: Verify = Verify()
     deploy: DeploySettings = DeploySettings()
+
+    @model_validator(mode="after")
+    def _templated_are_variables(self) -> Service:
+        unknown = [name for name in self.templated_variables if name not in self.variables]
+        if unknown:
+            raise ValueError(f"templated_variables: {', '.join(unknown)} not among the variables"
+                             " (secrets are never templated)")
+        return self
 
 
 class Environment(Strict):

@@ -62,6 +62,8 @@ def service_inputs(
     inputs += [tree_input("vars_file", os.path.relpath(f, playbook.playbook.parent), f) for f in playbook.vars_files]
     if service.app is not None:
         inputs.append(tree_input("app", service.app, project.path(service.app)))
+    if service.templated_variables:
+        inputs.append(values_input("variables", "templated", dict.fromkeys(sorted(service.templated_variables), True)))
     return inputs
 
 

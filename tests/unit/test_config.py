@@ -116,3 +116,9 @@ def test_a_symlink_out_of_the_project_is_refused(tmp_path):
     (root / "app").symlink_to(tmp_path / "secret")
     with pytest.raises(ConfigError, match=r"services\.web\.app: 'app' resolves to .*/secret, outside the project"):
         load_project(root)
+
+
+def test_templated_variables_must_name_variables():
+    with pytest.raises(ConfigError, match=r"services\.web: templated_variables: db_password not among the variables"):
+        parse_project(VALID.replace("variables: {port: 80}", "variables: {port: 80}, templated_variables: [db_password]"),
+                      source="bakery.yml")
