@@ -154,6 +154,7 @@ def verify_cmd(
 ) -> None:
     """Boot an image, run the hygiene checks and SERVICE's testinfra suite, and record the verdict."""
     project = load()
+    project.service(service)  # an unknown service fails before a run dir exists
     run = RunDir.create(project.state_dir(), "verify")
     target_impl = target_for(project, target)
     if host:
