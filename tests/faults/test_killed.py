@@ -77,3 +77,31 @@ def test_sigterm_and_sighup_tear_the_bake_down(faults_project, sig, status):
     assert_no_secret_left(bake.run_id, bake.run_dir)
     state = json.loads((bake.run_dir / "state.json").read_text())["stages"]
     assert state[-1]["stage"] == "bake" and state[-1]["status"] == "failed"
+
+
+def test_kill_9_during_verify_leaves_nothing_after_gc_orphans(faults_project):
+    runs_dir = faults_project / ".bakery" / "runs"
+    known = set(runs_dir.glob("*"))
+    process = bakery_process("build", "tiny", "--force", cwd=faults_project)
+    deadline = time.monotonic() + 600
+    run_id = None
+    while run_id is None:
+        assert time.monotonic() < deadline and process.poll() is None, process.communicate()[1][-2000:]
+        fresh = [r.name for r in runs_dir.glob("*") if r not in known]
+        if fresh and podman_json("ps", "--filter", f"name=bakery-verify-{fresh[0]}"):
+            run_id = fresh[0]
+        time.sleep(0.2)
+    process.kill()
+    process.communicate()
+    assert wait_until_nothing_runs(run_id, but_containers=True) == []
+    assert_no_secret_left(run_id, runs_dir / run_id)
+    rc, out, err = run_cli(faults_project, "gc", "--orphans", "--dry-run", "--json")
+    listed = json.loads(out)
+    assert {"kind": "container", "ref": f"bakery-verify-{run_id}"}.items() <= next(
+        a for a in listed if a["kind"] == "container").items()
+    assert any(a["kind"] == "image" for a in listed)  # tagged by a run that never finished
+    rc, out, err = run_cli(faults_project, "gc", "--orphans")
+    assert rc == 0, err
+    assert containers_of(run_id) == [] and wait_until_nothing_runs(run_id) == []
+    rc, out, err = run_cli(faults_project, "build", "tiny", "--no-verify", "--json")  # the next run works
+    assert rc == 0, err
