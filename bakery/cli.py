@@ -16,7 +16,7 @@ from bakery import __version__
 from bakery import base as bases
 from bakery import config, locks, verify
 from bakery.build import BuildOptions, build_service
-from bakery.errors import BakeryError, ConfigError, ExitStatus, GateRefused, Interrupted
+from bakery.errors import BakeryError, ConfigError, Degraded, ExitStatus, GateRefused, Interrupted
 from bakery.inputs import resolve_service_playbook, service_fingerprint
 from bakery.progress import make_reporter
 from bakery.rundir import RunDir
@@ -383,12 +383,18 @@ def status_cmd(
         _status_aws(project, service, env, current, json_output)
         return
     replicas = deploy_local.status_local(project, service, env)
+    health = deploy_local.env_health(current, replicas)
     if json_output:
-        emit_json({"deployment": asdict(current) if current else None, "replicas": [asdict(r) for r in replicas]})
-        return
-    print(_deployment_line(service, env, current))
-    for r in replicas:
-        print(f"  {r.name:<40} {r.fingerprint[:12]:<13} {'healthy' if r.healthy else 'UNHEALTHY':<10} {r.url}  {r.detail}")
+        emit_json({"deployment": asdict(current) if current else None, "replicas": [asdict(r) for r in replicas],
+                   "health": {**asdict(health), "degraded": health.degraded}})
+    else:
+        print(_deployment_line(service, env, current) + f": {health.describe()}")
+        for r in replicas:
+            orphan = "  (orphan)" if r.name in health.orphans else ""
+            print(f"  {r.name:<40} {r.fingerprint[:12]:<13} {'healthy' if r.healthy else 'UNHEALTHY':<10} {r.url}  {r.detail}{orphan}")
+    if health.degraded:
+        raise Degraded(f"{service} in {env} is degraded: {health.describe()}",
+                       hint=f"bakery deploy {service} --env {env} restores it; bakery gc --orphans removes orphans")
 
 
 def _deployment_line(service: str, env: str, current: deploy.Deployment | None) -> str:

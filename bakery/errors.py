@@ -16,6 +16,7 @@ class ExitStatus(IntEnum):
     DEPLOY_FAILED = 9  # new replicas/instances never got healthy; the old ones keep serving
     REFRESH_CANCELLED = 10  # aws: the instance refresh was cancelled
     REFRESH_ROLLED_BACK = 11  # aws: the instance refresh failed and rolled back
+    DEGRADED = 12  # status: fewer healthy replicas than deployed, or orphaned replicas
     # `bakery plan` follows `terraform plan -detailed-exitcode`: 0 nothing to do, 2 would rebuild, 1 error
     PLAN_WOULD_REBUILD = 2
     HANGUP = 129  # SIGHUP: the terminal closed (same teardown as SIGTERM)
@@ -62,6 +63,10 @@ class RoleTestsFailed(BakeryError):
 
 class DeployFailed(BakeryError):
     exit_status = ExitStatus.DEPLOY_FAILED
+
+
+class Degraded(BakeryError):
+    exit_status = ExitStatus.DEGRADED
 
 
 class Interrupted(BakeryError):

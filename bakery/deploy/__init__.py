@@ -129,7 +129,19 @@ def check_gates(project: Project, service: str, env: str, image: ImageRecord, ap
                 f"{env} needs a healthy {settings.after} deployment of {image.ref} first",
                 hint=f"run bakery deploy {service} --env {settings.after} --image {image.ref}",
             )
+        if target.name == "local":
+            check_live(project, service, settings.after, previous)
     check_approval(project, env, approve, "deploying to")
+
+
+def check_live(project: Project, service: str, env: str, deployment: Deployment) -> None:
+    """local: the recorded deployment of env must be healthy now (its replicas probed), not only at deploy time."""
+    from bakery.deploy import local
+
+    health = local.env_health(deployment, local.status_local(project, service, env))
+    if health.healthy < health.desired:
+        raise GateRefused(f"{env} is not healthy now: {health.describe()}",
+                          hint=f"see bakery status {service} --env {env}; deploying to {env} again restores it")
 
 
 def check_approval(project: Project, env: str, approve: bool, doing: str) -> None:
