@@ -261,6 +261,7 @@ def image_labels(ctx: BuildContext) -> dict[str, str]:
         "bakery.build-time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "bakery.version": __version__,
         "bakery.run-id": ctx.run.run_id,
+        "bakery.project": ctx.project.identity,
     }
 
 

@@ -300,7 +300,7 @@ def gc_cmd(
     if (target or project.build.target) == "aws":
         _gc_aws(project, services, keep, dry_run, orphans, older_than, json_output)
         return
-    actions = gc.plan_local_orphans(project) if orphans else gc.plan_local_gc(keep, services)
+    actions = gc.plan_local_orphans(project) if orphans else gc.plan_local_gc(keep, services, project)
     if not dry_run:
         actions = gc.apply(actions)
     if json_output:

@@ -195,6 +195,13 @@ class Project(Strict):
     def state_dir(self) -> Path:
         return self._root / ".bakery"
 
+    @property
+    def identity(self) -> str:
+        """This project on this machine (its resolved root), as images label it: bakery.project."""
+        import hashlib
+
+        return hashlib.sha256(str(self._root.resolve()).encode()).hexdigest()[:16]
+
 
 def find_root(start: Path) -> Path:
     """The nearest directory at or above start that holds bakery.yml."""

@@ -24,15 +24,18 @@ class GcAction:
     kind: str = "image"  # image, layer, container, private-dir, lock
 
 
-def plan_local_gc(keep: int, services: list[str] | None = None) -> list[GcAction]:
-    """What to keep and remove. With services, only their images (and the layers no image uses)."""
+def plan_local_gc(keep: int, services: list[str] | None = None, project: Project | None = None) -> list[GcAction]:
+    """What to keep and remove. With services, only their images (and the layers no image uses).
+    With project, only that project's images (another project's images keep their layers)."""
     images = LocalTarget().list_images()
     by_service: dict[str, list] = {}
     for image in images:  # newest first
         by_service.setdefault(image.service, []).append(image)
-    reachable_elsewhere = {key for service, records in by_service.items() if services and service not in services
-                           for image in records for key in image.labels.get(LABEL_CHAIN, "").split(",") if key}
-    by_service = {s: r for s, r in by_service.items() if not services or s in services}
+    ours = (lambda image: True) if project is None else (lambda image: owned_by(project, image.labels))
+    reachable_elsewhere = {key for service, records in by_service.items() for image in records
+                           if (services and service not in services) or not ours(image)
+                           for key in image.labels.get(LABEL_CHAIN, "").split(",") if key}
+    by_service = {s: [i for i in r if ours(i)] for s, r in by_service.items() if not services or s in services}
     actions, reachable = [], set(reachable_elsewhere)
     for service, records in sorted(by_service.items()):
         for rank, image in enumerate(records):
@@ -47,6 +50,14 @@ def plan_local_gc(keep: int, services: list[str] | None = None) -> list[GcAction
         else:
             actions.append(GcAction(ref, "remove", "layer no kept image uses"))
     return actions
+
+
+def owned_by(project: Project, labels: dict[str, str]) -> bool:
+    """An image is the project's when it says so (bakery.project), or when its run is one of the project's runs."""
+    if "bakery.project" in labels:
+        return labels["bakery.project"] == project.identity
+    run_id = labels.get(LABEL_RUN_ID, "")
+    return bool(run_id) and (project.state_dir() / "runs" / run_id / "run.json").is_file()
 
 
 def layer_images() -> list[tuple[str, str]]:
