@@ -31,7 +31,8 @@ def plan_local_gc(keep: int, services: list[str] | None = None, project: Project
     by_service: dict[str, list] = {}
     for image in images:  # newest first
         by_service.setdefault(image.service, []).append(image)
-    ours = (lambda image: True) if project is None else (lambda image: owned_by(project, image.labels))
+    owner = LocalTarget.create(project)
+    ours = lambda image: owner.is_ours(image.labels, image.ref)  # noqa: E731
     reachable_elsewhere = {key for service, records in by_service.items() for image in records
                            if (services and service not in services) or not ours(image)
                            for key in image.labels.get(LABEL_CHAIN, "").split(",") if key}
@@ -50,14 +51,6 @@ def plan_local_gc(keep: int, services: list[str] | None = None, project: Project
         else:
             actions.append(GcAction(ref, "remove", "layer no kept image uses"))
     return actions
-
-
-def owned_by(project: Project, labels: dict[str, str]) -> bool:
-    """An image is the project's when it says so (bakery.project), or when its run is one of the project's runs."""
-    if "bakery.project" in labels:
-        return labels["bakery.project"] == project.identity
-    run_id = labels.get(LABEL_RUN_ID, "")
-    return bool(run_id) and (project.state_dir() / "runs" / run_id / "run.json").is_file()
 
 
 def layer_images() -> list[tuple[str, str]]:

@@ -22,10 +22,19 @@ def bakery(project, *args: str) -> subprocess.CompletedProcess:
 
 @pytest.fixture
 def project_copy(faults_project, tmp_path):
-    """The faults project with its state, free to damage."""
-    copy = tmp_path / "project"
-    shutil.copytree(faults_project, copy, symlinks=True)
-    return copy
+    """The faults project, free to damage: its state (the catalog, deployment records) and bakery.yml
+    are restored afterwards. The very project, not a copy: a copy elsewhere is another project."""
+    saved = tmp_path / "saved"
+    for part in ("catalog", "deployments"):
+        if (faults_project / ".bakery" / part).exists():
+            shutil.copytree(faults_project / ".bakery" / part, saved / part)
+    shutil.copy2(faults_project / "bakery.yml", tmp_path / "bakery.yml")
+    yield faults_project
+    for part in ("catalog", "deployments"):
+        shutil.rmtree(faults_project / ".bakery" / part, ignore_errors=True)
+        if (saved / part).exists():
+            shutil.copytree(saved / part, faults_project / ".bakery" / part)
+    shutil.copy2(tmp_path / "bakery.yml", faults_project / "bakery.yml")
 
 
 def truncate(path) -> None:

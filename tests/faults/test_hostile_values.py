@@ -33,7 +33,10 @@ def bake_motd(project, motd_text: str, templated: list[str]) -> tuple[dict, str]
                             cwd=project, capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, result.stderr[-2000:]
     built = json.loads(result.stdout)
-    motd = proc.run(["podman", "run", "--rm", "--entrypoint", "/bin/cat", built["image"], "/etc/motd"]).stdout
+    try:
+        motd = proc.run(["podman", "run", "--rm", "--entrypoint", "/bin/cat", built["image"], "/etc/motd"]).stdout
+    finally:
+        proc.run(["podman", "rmi", built["image"]], check=False)
     return built, motd
 
 

@@ -10,7 +10,7 @@ import time
 import pytest
 
 from bakery.errors import ExitStatus
-from conftest import assert_no_secret_left, bake_until_ansible, wait_until_nothing_runs
+from faultkit import assert_no_secret_left, bake_until_ansible, wait_until_nothing_runs
 from helpers import bakery_process, podman_json
 
 pytestmark = pytest.mark.faults

@@ -8,7 +8,7 @@ import subprocess
 import pytest
 
 from bakery.errors import ExitStatus
-from conftest import assert_no_secret_left, bake_until_ansible, wait_until_nothing_runs
+from faultkit import assert_no_secret_left, bake_until_ansible, wait_until_nothing_runs
 from helpers import REPO, bakery_process, podman_json
 
 pytestmark = pytest.mark.faults

@@ -1,4 +1,5 @@
-"""Two projects on one machine: gc in one never offers the other's images, nor the layers they use."""
+"""Two projects on one machine share the podman store: one never re-tags, reuses, lists or gcs the other's
+images, nor removes the layers they use."""
 
 from __future__ import annotations
 
@@ -7,9 +8,8 @@ import shutil
 import subprocess
 
 import pytest
-import yaml
 
-from helpers import REPO, copy_fixture_project, image_labels
+from helpers import REPO, copy_fixture_project, image_labels, podman_json
 
 pytestmark = pytest.mark.faults
 
@@ -19,27 +19,35 @@ def bakery(project, *args: str) -> subprocess.CompletedProcess:
                           timeout=900)
 
 
-def test_gc_in_one_project_leaves_the_others_images(faults_project, tmp_path):
-    other = copy_fixture_project(tmp_path / "other")
-    config = yaml.safe_load((other / "bakery.yml").read_text())
-    config["services"]["tiny"]["variables"]["motd_text"] = "the other project"
-    (other / "bakery.yml").write_text(yaml.safe_dump(config, sort_keys=False))
-    theirs = bakery(other, "build", "tiny", "--no-verify", "--json")
-    assert theirs.returncode == 0, theirs.stderr[-2000:]
-    theirs_image = json.loads(theirs.stdout)["image"]
+def image_id(ref: str) -> str:
+    return podman_json("image", "inspect", ref)[0]["Id"]
+
+
+def test_a_forced_bake_of_the_same_service_leaves_the_other_projects_image(faults_project, tmp_path):
+    ours = json.loads(bakery(faults_project, "build", "tiny", "--no-verify", "--json").stdout)
+    ours_id = image_id(ours["image"])
+    other = copy_fixture_project(tmp_path / "other")  # the same service, the same inputs: the same fingerprint
+    forced = bakery(other, "build", "tiny", "--force", "--no-verify", "--json")
+    assert forced.returncode == 0, forced.stderr[-2000:]
+    theirs = json.loads(forced.stdout)
     try:
-        ours = json.loads(bakery(faults_project, "images", "tiny", "--json").stdout)
-        assert theirs_image in {i["image"] for i in ours}  # one podman store: both see every image
-        assert image_labels(theirs_image)["bakery.project"] != ""
+        assert theirs["fingerprint"] == ours["fingerprint"]
+        assert theirs["image"] != ours["image"] and image_id(theirs["image"]) != ours_id
+        assert image_id(ours["image"]) == ours_id  # our name still names our image
+        assert image_labels(theirs["image"])["bakery.project"] != image_labels(ours["image"])["bakery.project"]
+
+        again = json.loads(bakery(other, "build", "tiny", "--no-verify", "--json").stdout)
+        assert again["reused"] is True and again["image"] == theirs["image"]
+        listed = {i["image"] for i in json.loads(bakery(faults_project, "images", "tiny", "--json").stdout)}
+        assert ours["image"] in listed and theirs["image"] not in listed
+
         planned = bakery(faults_project, "gc", "tiny", "--keep", "1", "--dry-run", "--json")
-        assert planned.returncode == 0, planned.stderr
         refs = {a["ref"]: a["action"] for a in json.loads(planned.stdout)}
-        assert theirs_image not in refs
-        chain = image_labels(theirs_image)["bakery.layer-chain"].split(",")
+        assert theirs["image"] not in refs
+        chain = image_labels(theirs["image"])["bakery.layer-chain"].split(",")
         assert not [ref for ref, action in refs.items() if action == "remove" and ref.rsplit(":", 1)[1] in chain]
         mine = bakery(other, "gc", "tiny", "--keep", "1", "--dry-run", "--json")
-        assert {a["ref"]: a["action"] for a in json.loads(mine.stdout)}[theirs_image] == "keep"
+        assert {a["ref"]: a["action"] for a in json.loads(mine.stdout)} .get(ours["image"]) is None
     finally:
-        bakery(other, "gc", "tiny", "--keep", "1")
-        subprocess.run(["podman", "rmi", theirs_image], capture_output=True)
+        subprocess.run(["podman", "rmi", theirs["image"]], capture_output=True)
         shutil.rmtree(other, ignore_errors=True)

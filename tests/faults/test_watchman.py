@@ -13,7 +13,7 @@ import time
 import pytest
 
 from bakery import locks, private
-from conftest import private_root
+from faultkit import private_root
 from helpers import processes_mentioning
 
 pytestmark = pytest.mark.faults
