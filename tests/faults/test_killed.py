@@ -51,6 +51,9 @@ def test_kill_9_leaves_nothing_after_gc_orphans_and_the_next_build_works(faults_
     rc, out, err = run_cli(faults_project, "gc", "--orphans", "--dry-run")
     assert rc == 0, err
     assert "lock" in out and "service-tiny.lock" in out  # the dead run held it
+    rc, out, err = run_cli(faults_project, "doctor", "--json")
+    orphans = next(c for c in json.loads(out) if c["name"] == "orphans")
+    assert orphans["ok"] and "service-tiny.lock" in orphans["detail"]  # the same list, never a failure
     rc, out, err = run_cli(faults_project, "gc", "--orphans", "--json")
     assert rc == 0, err
     assert all(a["action"] == "removed" for a in json.loads(out)), out
