@@ -13,7 +13,7 @@ import yaml
 from bakery import proc
 from helpers import REPO
 
-pytestmark = pytest.mark.faults
+pytestmark = [pytest.mark.faults, pytest.mark.integration]  # real podman, Packer, Ansible
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from bakery.errors import ExitStatus
 from faultkit import assert_no_secret_left, bake_until_ansible, wait_until_nothing_runs
 from helpers import bakery_process, podman_json
 
-pytestmark = pytest.mark.faults
+pytestmark = [pytest.mark.faults, pytest.mark.integration]  # real podman, Packer, Ansible
 
 
 def containers_of(run_id: str) -> list[dict]:

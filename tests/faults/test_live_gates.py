@@ -12,7 +12,7 @@ from bakery import proc
 from bakery.errors import ExitStatus
 from helpers import REPO
 
-pytestmark = pytest.mark.faults
+pytestmark = [pytest.mark.faults, pytest.mark.integration]  # real podman, Packer, Ansible
 
 
 def bakery(project, *args: str) -> subprocess.CompletedProcess:

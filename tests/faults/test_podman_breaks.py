@@ -11,7 +11,7 @@ from bakery.errors import ExitStatus
 from faultkit import assert_no_secret_left, bake_until_ansible, wait_until_nothing_runs
 from helpers import REPO, bakery_process, podman_json
 
-pytestmark = pytest.mark.faults
+pytestmark = [pytest.mark.faults, pytest.mark.integration]  # real podman, Packer, Ansible
 
 
 def test_podman_failing_mid_bake_is_exit_4_and_gc_orphans_cleans_up(faults_project, breakable_podman):

@@ -11,7 +11,7 @@ import pytest
 
 from helpers import REPO, copy_fixture_project, image_labels, podman_json
 
-pytestmark = pytest.mark.faults
+pytestmark = [pytest.mark.faults, pytest.mark.integration]  # real podman, Packer, Ansible
 
 
 def bakery(project, *args: str) -> subprocess.CompletedProcess:

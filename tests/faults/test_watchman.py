@@ -16,7 +16,7 @@ from bakery import locks, private
 from faultkit import private_root
 from helpers import processes_mentioning
 
-pytestmark = pytest.mark.faults
+pytestmark = [pytest.mark.faults, pytest.mark.integration]  # real podman, Packer, Ansible
 
 HOLDER = textwrap.dedent("""
     import sys
