@@ -1,7 +1,8 @@
 """Per-run private temp dirs for secrets and keys (extra vars, SSH keys, connection files).
 
-One owner: every one of a run's private dirs lives under <root>/<run-id>/ (mode 0700), where
-root is $XDG_RUNTIME_DIR/bakery, else <tmp>/bakery-<uid>. owner.json there names the process
+One owner: every one of a run's private dirs lives under <tmp>/bakery-<uid>/<run-id>/<purpose>
+(mode 0700). Paths stay short: an ssh control socket in them (cm-<40 hex>.<16>) must fit the
+107 bytes of a Unix socket path. owner.json there names the process
 (pid and start time); the watchman removes the dir when bakery dies (proc.SUPERVISOR), and any
 later run removes the dirs of dead owners (sweep_dead), so a killed run leaves no secret behind.
 """
@@ -26,14 +27,13 @@ OWNER_FILE = "owner.json"
 
 def root() -> Path:
     """The private root, created 0700; refused when someone else owns it or it is not a real directory."""
-    runtime = os.environ.get("XDG_RUNTIME_DIR")
-    path = Path(runtime) / "bakery" if runtime else Path(tempfile.gettempdir()) / f"bakery-{os.getuid()}"
+    path = Path(tempfile.gettempdir()) / f"bakery-{os.getuid()}"
     with contextlib.suppress(FileExistsError):
         path.mkdir(mode=0o700)
     info = path.lstat()
     if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid() or info.st_mode & 0o077:
         raise PrerequisiteError(f"{path} is not a private directory of this user (mode 0700)",
-                                hint="remove it, or set XDG_RUNTIME_DIR to a directory only you can read")
+                                hint="remove it, or set TMPDIR to a directory where bakery may make one")
     return path
 
 
@@ -41,7 +41,11 @@ def root() -> Path:
 def private_dir(run_id: str, purpose: str) -> Iterator[Path]:
     """A fresh 0700 dir for one purpose of the run, removed on exit (with the run's dir once empty)."""
     run_dir = _run_dir(run_id)
-    path = Path(tempfile.mkdtemp(prefix=f"{purpose}-", dir=run_dir))
+    path = run_dir / purpose
+    try:
+        path.mkdir(mode=0o700)
+    except FileExistsError:  # the same purpose twice at once in one run
+        path = Path(tempfile.mkdtemp(prefix=f"{purpose}-", dir=run_dir))
     try:
         yield path
     finally:

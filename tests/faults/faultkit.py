@@ -65,8 +65,7 @@ def wait_until_nothing_runs(run_id: str, timeout_s: float = 60, but_containers: 
 
 
 def private_root() -> Path:
-    runtime = os.environ.get("XDG_RUNTIME_DIR")
-    return Path(runtime) / "bakery" if runtime else Path(tempfile.gettempdir()) / f"bakery-{os.getuid()}"
+    return Path(tempfile.gettempdir()) / f"bakery-{os.getuid()}"
 
 
 def files_holding(value: str, *roots: Path) -> list[Path]:

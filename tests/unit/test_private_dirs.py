@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 
 import pytest
 
@@ -15,13 +16,14 @@ from bakery.errors import PrerequisiteError
 
 @pytest.fixture
 def runtime_dir(tmp_path, monkeypatch):
-    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
-    return tmp_path / "bakery"
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    monkeypatch.setattr(tempfile, "tempdir", None)  # gettempdir() reads TMPDIR again
+    return tmp_path / f"bakery-{os.getuid()}"
 
 
 def test_private_dir_is_0700_under_the_run_and_removed_on_exit(runtime_dir):
     with private.private_dir("run-a", "vars") as path:
-        assert path.parent == runtime_dir / "run-a"
+        assert path == runtime_dir / "run-a" / "vars"
         assert oct(path.stat().st_mode & 0o777) == "0o700"
         assert oct(runtime_dir.stat().st_mode & 0o777) == "0o700"
         owner = json.loads((path.parent / private.OWNER_FILE).read_text())
