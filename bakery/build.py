@@ -8,7 +8,7 @@ from pathlib import Path
 
 from bakery import __version__, canary, catalog, extravars, layers, locks, packer, private, proc
 from bakery.config import Project
-from bakery.errors import BakeryError, BuildFailed
+from bakery.errors import BuildFailed, VerifyFailed
 from bakery.events import EventReader, TaskEvent, callback_env
 from bakery.fingerprint import Fingerprint, combine
 from bakery.inputs import ToolVersions, resolve_service_playbook, service_inputs
@@ -17,7 +17,7 @@ from bakery.playbook import PlaybookInputs
 from bakery.progress import Reporter
 from bakery.rundir import RunDir
 from bakery.targets import BaseArtifact, ImageRecord, Target, get_target
-from bakery.verify import suite_for, verify_image
+from bakery.verify import suite_for, verdict_of, verify_image
 
 
 @dataclass(frozen=True)
@@ -61,7 +61,7 @@ class BuildResult:
     duration_s: float
     reused: bool
     layers_reused: int
-    verdict: str  # passed, failed or unverified
+    verdict: str  # passed, failed, unverified or stale
     stages: list[str]
 
     def as_dict(self) -> dict:
@@ -115,13 +115,14 @@ def stage_fingerprint(ctx: BuildContext) -> None:
 def stage_bake(ctx: BuildContext) -> None:
     existing = ctx.target.find_image(ctx.service_name, ctx.fingerprint.digest)
     if existing is not None and not ctx.options.force:
-        verdict = ctx.target.verdict(ctx.project, existing)
-        if verdict == catalog.PASSED or canary.all_here(existing.labels):
-            ctx.image, ctx.reused, ctx.verdict = existing, True, verdict
-            ctx.reporter.info(f"up to date: {existing.ref} has the same fingerprint ({verdict}; --force rebakes)")
+        verdict = verdict_of(ctx.project, existing, ctx.target)
+        if verdict.passed or canary.all_here(existing.labels):
+            ctx.image, ctx.reused, ctx.verdict = existing, True, verdict.status
+            ctx.reporter.info(f"up to date: {existing.ref} has the same fingerprint ({verdict.describe()};"
+                              " --force rebakes)")
             return
-        ctx.reporter.info(f"rebaking: {existing.ref} is {verdict} and a canary of its bake is not on this machine, "
-                          "so it could never pass verification")
+        ctx.reporter.info(f"rebaking: {existing.ref} is {verdict.describe()} and a canary of its bake is not on this"
+                          " machine, so it could never pass verification")
     with private.private_dir(ctx.run.run_id, "vars") as private_vars:
         extra_vars = write_extra_vars(ctx, private_vars)
         steps = None
@@ -160,13 +161,15 @@ def bake_in_layers(ctx: BuildContext, steps: list[layers.LayerStep], extra_vars:
 
 
 def stage_verify(ctx: BuildContext) -> None:
-    if ctx.verdict == catalog.PASSED:
+    if ctx.verdict == catalog.PASSED:  # only when the verdict's key of checks is the one asked for now
         ctx.reporter.info(f"already verified: {ctx.image.ref}")
         return
+    if ctx.verdict == catalog.STALE:
+        ctx.reporter.info(f"verifying again: {verdict_of(ctx.project, ctx.image, ctx.target).describe()}")
     try:
         verify_image(ctx.project, ctx.service_name, ctx.image, ctx.target, ctx.run, ctx.reporter)
-    except BakeryError:
-        ctx.verdict = catalog.status_of(ctx.project.state_dir(), ctx.image.image_id)
+    except VerifyFailed:  # the failed verdict is recorded
+        ctx.verdict = catalog.FAILED
         raise
     ctx.verdict = catalog.PASSED
     ctx.reporter.info(f"verified: {ctx.image.ref}")

@@ -1,68 +1,198 @@
-"""The local catalog of verification verdicts: one JSON record per image id, with the report's digest."""
+"""The local catalog: what went into each fingerprint, and the signed verdict of each image.
+
+A verdict record is a claim "this image id was booted and checked by this key of checks, with
+this outcome", signed with the machine's Ed25519 key (bakery/keys.py). It sits in
+.bakery/catalog/verdicts/<image-id>.json next to a copy of its report (<image-id>.report.json),
+whose sha256 the signed claim names. Reading one checks the signature against the trusted keys,
+that it names the image asked about, and the report's digest; a record that fails any of those
+counts as `unverified`, with a warning naming the file. A record whose key of checks differs from
+the key the project asks for now (suite edited, waivers changed, ...) is `stale`.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import json
-from dataclasses import asdict, dataclass
+import logging
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from bakery import statefile
+from bakery import keys
 
 PASSED = "passed"
 FAILED = "failed"
 UNVERIFIED = "unverified"
+STALE = "stale"
+
+log = logging.getLogger("bakery")
 
 
 @dataclass(frozen=True)
 class Verdict:
+    """The signed claim. `key` holds a digest per part of what was checked (suite, waivers, settings, checks)."""
+
     service: str
     image: str
     image_id: str
     fingerprint: str
     verdict: str  # passed | failed
+    key: dict[str, str]
     report_sha256: str
-    report_path: str
     run_id: str
     at: float
+    bakery_version: str
+    suite_modules: list[str] = field(default_factory=list)  # project files the suite imported (part of key.suite)
 
+    @property
+    def key_digest(self) -> str:
+        return key_digest(self.key)
+
+
+@dataclass(frozen=True)
+class VerdictState:
+    """What the catalog says of one image now."""
+
+    status: str  # passed | failed | unverified | stale
+    verdict: Verdict | None = None
+    problem: str = ""  # a record is there but not trusted: which file and why
+    changed: tuple[str, ...] = ()  # stale: the parts of the key that differ
+
+    @property
+    def passed(self) -> bool:
+        return self.status == PASSED
+
+    def describe(self) -> str:
+        if self.status == STALE:
+            return f"stale ({', '.join(self.changed)} changed since it was verified)"
+        if self.problem:
+            return f"unverified ({self.problem})"
+        return self.status
+
+
+def key_digest(key: dict[str, str]) -> str:
+    return hashlib.sha256(keys.canonical(key)).hexdigest()
+
+
+# -- inputs -----------------------------------------------------------------------------------
 
 def record_inputs(state_dir: Path, fingerprint: str, inputs: list[dict]) -> None:
     """What went into a fingerprint, so `bakery plan` can say what changed since."""
     path = state_dir / "catalog" / "inputs" / f"{fingerprint}.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
     if not path.exists():
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(inputs, indent=1, sort_keys=True) + "\n")
-        tmp.replace(path)
+        write_json_atomic(path, inputs)
 
 
 def inputs_for(state_dir: Path, fingerprint: str) -> list[dict] | None:
-    path = state_dir / "catalog" / "inputs" / f"{fingerprint}.json"
-    return statefile.read_json(path, "inputs record")
+    data = read_json_state(state_dir / "catalog" / "inputs" / f"{fingerprint}.json", "inputs record")
+    return data if isinstance(data, list) else None
 
 
-def _path(state_dir: Path, image_id: str) -> Path:
+# -- verdicts ---------------------------------------------------------------------------------
+
+def verdict_path(state_dir: Path, image_id: str) -> Path:
     return state_dir / "catalog" / "verdicts" / f"{image_id.removeprefix('sha256:')}.json"
 
 
-def record_verdict(state_dir: Path, verdict: Verdict) -> Path:
-    path = _path(state_dir, verdict.image_id)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(asdict(verdict), indent=2, sort_keys=True) + "\n")
-    tmp.replace(path)
+def report_path(state_dir: Path, image_id: str) -> Path:
+    return verdict_path(state_dir, image_id).with_suffix(".report.json")
+
+
+def record_verdict(state_dir: Path, verdict: Verdict, report: bytes) -> Path:
+    """Sign the verdict and store it with a copy of its report (the report first: a verdict never names a
+    report that is not there)."""
+    if hashlib.sha256(report).hexdigest() != verdict.report_sha256:
+        raise ValueError("the report does not match the verdict's report_sha256")
+    write_bytes_atomic(report_path(state_dir, verdict.image_id), report)
+    payload = asdict(verdict)
+    signature = keys.sign(payload)
+    path = verdict_path(state_dir, verdict.image_id)
+    write_json_atomic(path, {"verdict": payload, "signature": asdict(signature)})
     return path
 
 
-def verdict_for(state_dir: Path, image_id: str) -> Verdict | None:
-    return statefile.read_json(_path(state_dir, image_id), "verdict record", lambda data: Verdict(**data),
-                               hint="remove it and run bakery verify again")
+ExpectedKey = Callable[[Verdict], dict]  # the key of checks the project asks for now, given the record
 
 
-def status_of(state_dir: Path, image_id: str) -> str:
-    verdict = verdict_for(state_dir, image_id)
-    return verdict.verdict if verdict else UNVERIFIED
+def verdict_state(state_dir: Path, image_id: str, expected_key: ExpectedKey | None, trusted: list) -> VerdictState:
+    """The image's verdict as far as it can be trusted; expected_key None skips the staleness check."""
+    path = verdict_path(state_dir, image_id)
+    if not path.exists():
+        return VerdictState(UNVERIFIED)
+    verdict, problem = _trusted_record(state_dir, path, image_id, trusted)
+    if verdict is None:
+        return untrusted(str(path), problem)
+    return judge(verdict, expected_key)
 
 
-def is_verified(state_dir: Path, image_id: str) -> bool:
-    return status_of(state_dir, image_id) == PASSED
+def untrusted(where: str, problem: str) -> VerdictState:
+    log.warning(f"ignoring the verdict record {where}: {problem}")
+    return VerdictState(UNVERIFIED, problem=f"{where}: {problem}")
+
+
+def judge(verdict: Verdict, expected_key: ExpectedKey | None) -> VerdictState:
+    """A trusted verdict: its outcome, or stale when the key of checks asked for now differs from its own."""
+    wanted = expected_key(verdict) if expected_key else verdict.key
+    if key_digest(wanted) != verdict.key_digest:
+        changed = tuple(sorted(k for k in wanted.keys() | verdict.key.keys() if wanted.get(k) != verdict.key.get(k)))
+        return VerdictState(STALE, verdict, changed=changed)
+    return VerdictState(verdict.verdict, verdict)
+
+
+def signed_claim(payload: dict, signature: keys.Signature, image_id: str, trusted: list) -> tuple[Verdict | None, str]:
+    """The verdict when trusted signed it and it names image_id; else None and why."""
+    try:
+        verdict = Verdict(**payload)
+    except TypeError:
+        return None, "not a verdict record bakery can read (corrupt or from another version)"
+    why = keys.check(payload, signature, trusted)
+    if why:
+        return None, why
+    if verdict.image_id.removeprefix("sha256:") != image_id.removeprefix("sha256:"):
+        return None, f"it is the verdict of another image ({verdict.image_id[:19]})"
+    return verdict, ""
+
+
+def _trusted_record(state_dir: Path, path: Path, image_id: str, trusted: list) -> tuple[Verdict | None, str]:
+    data = read_json_state(path, "verdict record", quiet=True)
+    try:
+        payload, signature = dict(data["verdict"]), keys.Signature(**data["signature"])
+    except (TypeError, KeyError, ValueError):
+        return None, "not a verdict record bakery can read (corrupt or from another version)"
+    verdict, why = signed_claim(payload, signature, image_id, trusted)
+    if verdict is None:
+        return None, why
+    report = report_path(state_dir, image_id)
+    try:
+        digest = hashlib.sha256(report.read_bytes()).hexdigest()
+    except OSError:
+        return None, f"its report {report.name} is missing"
+    if digest != verdict.report_sha256:
+        return None, f"its report {report.name} was changed after the verdict was signed"
+    return verdict, ""
+
+
+# -- JSON state files -------------------------------------------------------------------------
+
+def read_json_state(path: Path, what: str, *, quiet: bool = False):
+    """A JSON state file, or None when it is absent, unreadable or corrupt (a warning names it)."""
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as error:
+        if not quiet:
+            log.warning(f"ignoring the {what} {path}: {type(error).__name__}: {str(error)[:120]}")
+        return None
+
+
+def write_json_atomic(path: Path, data) -> Path:
+    return write_bytes_atomic(path, (json.dumps(data, indent=2, sort_keys=True, default=str) + "\n").encode())
+
+
+def write_bytes_atomic(path: Path, data: bytes) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_bytes(data)
+    tmp.replace(path)
+    return path

@@ -90,7 +90,14 @@ class Waiver(Strict):
 
 class Verify(Strict):
     suite: str | None = Field(None, description="testinfra suite; default tests/images/<service>")
-    boot_timeout_s: float = Field(60.0, gt=0, le=900)
+    boot_timeout_s: float = Field(60.0, gt=0, le=900, description="how long systemd may take to finish starting")
+    settle_s: float = Field(
+        2.0, ge=0, le=300, description="after boot, how long the unit states must hold before the image is judged"
+        " (a unit that fails or restarts in that window fails the image)")
+    transport: Literal["auto", "ssh", "podman"] = Field(
+        "auto", description="how the suite reaches a local instance: auto (SSH when the image has sshd and sudo, and"
+        " then a login that does not work fails the image; podman exec otherwise), ssh, or podman (for images not"
+        " meant to run sshd)")
     waivers: list[Waiver] = []
 
 
@@ -137,6 +144,11 @@ class BuildSettings(Strict):
                             "the base has /usr/sbin/sshd, else Packer's SSH proxy) or packer-proxy (always the proxy)")
 
 
+class Trust(Strict):
+    keys: list[str] = Field([], description="public keys (PEM files, as `bakery keys export` prints them) whose"
+                            " signed verdicts this project accepts, besides this machine's own key")
+
+
 class Project(Strict):
     version: Literal[1] = 1
     build: BuildSettings = BuildSettings()
@@ -144,6 +156,7 @@ class Project(Strict):
     bases: dict[str, Base] = Field(min_length=1)
     services: dict[str, Service] = Field(min_length=1)
     environments: dict[str, Environment] = {}
+    trust: Trust = Trust()
     _root: Path = PrivateAttr(default=Path("."))
 
     @model_validator(mode="after")
@@ -191,6 +204,9 @@ class Project(Strict):
 
     def template_dir(self) -> Path:
         return self.path(self.build.packer_template)
+
+    def trusted_key_paths(self) -> list[Path]:
+        return [self.path(p) for p in self.trust.keys]
 
     def state_dir(self) -> Path:
         return self._root / ".bakery"

@@ -1,12 +1,15 @@
 """Typed errors and the exit codes they map to. Only the CLI turns them into exits."""
 
-from enum import IntEnum
+from enum import IntEnum, unique
 
 
+@unique
 class ExitStatus(IntEnum):
+    """One meaning per code. 2 is only `bakery plan`'s "would rebuild" (`terraform plan -detailed-exitcode`)."""
+
     OK = 0
     ERROR = 1  # unexpected failure (a bug, or an external tool misbehaving)
-    USAGE = 2  # bad command-line usage (typer's own code)
+    PLAN_WOULD_REBUILD = 2  # `bakery plan`: at least one service would rebuild (0: nothing to do)
     CONFIG = 3  # bakery.yml invalid, unknown service, missing role or file
     PREREQ = 4  # a required tool is missing or not working (podman, packer, ...)
     BUILD_FAILED = 5  # Packer or an Ansible task failed
@@ -17,8 +20,7 @@ class ExitStatus(IntEnum):
     REFRESH_CANCELLED = 10  # aws: the instance refresh was cancelled
     REFRESH_ROLLED_BACK = 11  # aws: the instance refresh failed and rolled back
     DEGRADED = 12  # status: fewer healthy replicas than deployed, or orphaned replicas
-    # `bakery plan` follows `terraform plan -detailed-exitcode`: 0 nothing to do, 2 would rebuild, 1 error
-    PLAN_WOULD_REBUILD = 2
+    USAGE = 64  # bad command-line usage: a missing argument, a bad option value (EX_USAGE of sysexits.h)
     HANGUP = 129  # SIGHUP: the terminal closed (same teardown as SIGTERM)
     INTERRUPTED = 130  # Ctrl-C / SIGINT or SIGTERM
 

@@ -8,8 +8,10 @@ from bakery.targets import ImageRecord, get_target
 
 def list_images(project, service: str | None, target: str = "local", **target_options) -> list[dict]:
     """Rows for `bakery images`, newest first, with each image's verification verdict."""
+    from bakery.verify import verdict_of
+
     target_impl = get_target(target, project, **target_options)
-    return [image_row(i, target_impl.verdict(project, i)) for i in target_impl.list_images(service)]
+    return [image_row(i, verdict_of(project, i, target_impl).status) for i in target_impl.list_images(service)]
 
 
 def image_row(image: ImageRecord, verdict: str, now: float | None = None) -> dict:

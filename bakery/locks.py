@@ -16,10 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bakery import proc
+from bakery.state import StateDir
 
 
 def lock_dir(state_dir: Path) -> Path:
-    return state_dir / "locks"
+    return StateDir(state_dir).locks
 
 
 @contextlib.contextmanager
@@ -27,7 +28,7 @@ def held(state_dir: Path, name: str, log: Callable[[str], None], run_id: str = "
     """Hold the lock `name`, saying so when another process has it and we wait."""
     directory = lock_dir(state_dir)
     directory.mkdir(parents=True, exist_ok=True)
-    fd = _acquire(directory / f"{name}.lock", name, log)
+    fd = _acquire(StateDir(state_dir).lock(name), name, log)
     try:
         os.ftruncate(fd, 0)
         os.pwrite(fd, json.dumps({"pid": os.getpid(), "run_id": run_id, "at": time.time()}).encode(), 0)

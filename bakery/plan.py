@@ -8,9 +8,11 @@ from bakery import catalog
 from bakery.config import Project
 from bakery.inputs import service_fingerprint
 from bakery.targets import Target
+from bakery.verify import verdict_of
 
 UP_TO_DATE = "up to date"
 WOULD_REBUILD = "would rebuild"
+WOULD_REVERIFY = "would re-verify"  # the image is there, but what its verdict checked has changed
 MISSING_BASE_ID = "base-not-built"
 
 
@@ -31,6 +33,9 @@ def plan_service(project: Project, service: str, target: Target) -> PlanEntry:
     fp = service_fingerprint(project, service, base.image_id if base else MISSING_BASE_ID, target.name)
     same = target.find_image(service, fp.digest)
     if same is not None:
+        verdict = verdict_of(project, same, target)
+        if verdict.status == catalog.STALE:
+            return PlanEntry(service, WOULD_REVERIFY, fp.digest, same.ref, [f"{part} changed" for part in verdict.changed])
         return PlanEntry(service, UP_TO_DATE, fp.digest, same.ref)
     images = target.list_images(service)
     if not images:

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
-import secrets
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
+from bakery.errors import BakeryError, ExitStatus
 
-def new_run_id() -> str:
-    return f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+from bakery.state import StateDir, new_run_id, write_json_atomic
+
+__all__ = ["RunDir", "new_run_id"]
 
 
 @dataclass(frozen=True)
@@ -23,7 +25,7 @@ class RunDir:
     @classmethod
     def create(cls, state_dir: Path, kind: str) -> RunDir:
         run_id = new_run_id()
-        path = state_dir / "runs" / run_id
+        path = StateDir(state_dir).run(run_id)
         path.mkdir(parents=True)
         run = cls(run_id, path)
         run.write_json("run.json", {"run_id": run_id, "kind": kind, "pid": os.getpid(), "started": time.time()})
@@ -50,11 +52,26 @@ class RunDir:
         return self.path / "manifest.json"
 
     def write_json(self, name: str, data) -> Path:
-        target = self.path / name
-        tmp = target.with_suffix(target.suffix + ".tmp")
-        tmp.write_text(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
-        tmp.replace(target)
-        return target
+        return write_json_atomic(self.path / name, data)
+
+    @contextlib.contextmanager
+    def recording(self, *, finish: bool = True) -> Iterator[RunDir]:
+        """Run the body, then write result.json with its status and exit code (a run without one is in progress).
+
+        With finish=False only a failure is written here; the caller finishes a body that returned.
+        """
+        try:
+            yield self
+        except BaseException as exc:
+            self.finish(exit_status_of(exc), str(exc) or type(exc).__name__)
+            raise
+        if finish:
+            self.finish(ExitStatus.OK)
+
+    def finish(self, exit_status: ExitStatus, error: str | None = None) -> None:
+        status = "ok" if exit_status == ExitStatus.OK else "interrupted" if exit_status == ExitStatus.INTERRUPTED else "failed"
+        self.write_json("result.json", {"status": status, "exit_code": int(exit_status), "error": error,
+                                        "finished": time.time()})
 
     def read_json(self, name: str):
         return json.loads((self.path / name).read_text())
@@ -71,3 +88,9 @@ class RunDir:
             return str(self.path.relative_to(cwd or Path.cwd()))
         except ValueError:
             return str(self.path)
+
+
+def exit_status_of(exc: BaseException) -> ExitStatus:
+    if isinstance(exc, BakeryError):
+        return exc.exit_status
+    return ExitStatus.INTERRUPTED if isinstance(exc, KeyboardInterrupt) else ExitStatus.ERROR

@@ -11,13 +11,20 @@ import xml.etree.ElementTree as ET
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from bakery import canary, catalog, proc
+from bakery import __version__, canary, catalog, keys, proc, systemd
 from bakery.config import Project
 from bakery.errors import ConfigError, VerifyFailed
 from bakery.hygiene import CANARY_CHECK, HygieneResult, run_hygiene
 from bakery.progress import Reporter
 from bakery.rundir import RunDir
 from bakery.targets import ImageRecord, Instance, Target
+
+# The version of bakery's built-in checks (hygiene, boot and unit health): part of every verdict's
+# key, so a verdict made by checks that have since changed what they find is stale. Bump it with
+# such a change.
+CHECKS_VERSION = "2"
+SUITE_MODULES_ENV = "BAKERY_SUITE_MODULES_FILE"
+_SKIPPED_PARTS = ("__pycache__", ".pytest_cache")
 
 
 @dataclass(frozen=True)
@@ -37,8 +44,13 @@ class VerifyReport:
     host: str
     verdict: str = catalog.FAILED
     boot: dict = field(default_factory=dict)
+    settle: dict = field(default_factory=dict)  # unit health after the settle window
+    transport: dict = field(default_factory=dict)  # how the suite reached the instance, or why it could not
+    after_suite: dict = field(default_factory=dict)  # unit health after the suite
     hygiene: list[dict] = field(default_factory=list)
     tests: list[dict] = field(default_factory=list)
+    key: dict = field(default_factory=dict)  # what was checked (verdict_key)
+    suite_modules: list[str] = field(default_factory=list)
     duration_s: float = 0.0
 
     def failures(self) -> list[str]:
@@ -46,12 +58,24 @@ class VerifyReport:
                    if not h["passed"] and not h["waived"]]
         if self.boot.get("problem"):
             reasons.append(self.boot["problem"])
+        for when, health in (("after the settle window", self.settle), ("after the suite", self.after_suite)):
+            if health and not _health(health).ok:
+                described = _health(health).describe()
+                if not any(r.endswith(described) for r in reasons):  # the same units, still: said once
+                    reasons.append(f"{when}: {described}")
+        if self.transport.get("problem"):
+            reasons.append(self.transport["problem"])
         failed_tests = [t["name"] for t in self.tests if t["outcome"] in ("failed", "error")]
         if failed_tests:
             reasons.append(f"{len(failed_tests)} test(s) failed: {', '.join(failed_tests)}")
-        if not self.tests and self.boot.get("state") == "running":
+        if not self.tests and self.transport.get("spec"):
             reasons.append("the suite ran no test")
-        return reasons
+        return list(dict.fromkeys(reasons))
+
+
+def _health(data: dict) -> systemd.Health:
+    findings = tuple(systemd.UnitFinding(f["unit"], f["problem"], tuple(f["journal"])) for f in data["findings"])
+    return systemd.Health(data["state"], tuple(data["queued_jobs"]), findings)
 
 
 def suite_for(project: Project, service: str) -> Path:
@@ -66,7 +90,12 @@ def suite_for(project: Project, service: str) -> Path:
 
 def verify_image(project: Project, service: str, image: ImageRecord, target: Target, run: RunDir,
                  reporter: Reporter) -> VerifyReport:
-    """Verify one image and record the verdict; raises VerifyFailed when it does not pass."""
+    """Verify one image and record the verdict; raises VerifyFailed when it does not pass.
+
+    Settle, then judge: boot is done when systemd has no queued jobs; the unit states must then
+    hold for the settle window (the suite's connection is set up meanwhile), and are read once
+    more after the suite. A unit that failed, waits to restart or restarted fails the image.
+    """
     settings = project.service(service).verify
     suite = suite_for(project, service)
     started = time.monotonic()
@@ -79,16 +108,34 @@ def verify_image(project: Project, service: str, image: ImageRecord, target: Tar
         boot = target.wait_until_booted(instance, settings.boot_timeout_s)
         report.boot = {**asdict(boot), "problem": "" if boot.ok else boot.describe()}
         reporter.info(f"booted in {boot.seconds:.1f} s: {boot.describe()}")
-        if boot.state in ("running", "degraded"):
-            with target.suite_host(instance, run) as host_spec:
-                report.host = host_spec
-                report.tests = [asdict(t) for t in run_suite(suite, host_spec, run, suite_env(project, service, image),
-                                                             project.root)]
+        if boot.state != "timeout":
+            _settle_and_test(project, service, image, target, run, instance, report, reporter)
         if target.hygiene_on_instance:
             reporter.info("hygiene checks on the image as baked, from the instance")
             report.hygiene = [asdict(h) for h in check_image_hygiene(project, service, image, target, instance)]
     report.duration_s = round(time.monotonic() - started, 2)
     return conclude(project, report, run, target, image)
+
+
+def _settle_and_test(project: Project, service: str, image: ImageRecord, target: Target, run: RunDir,
+                     instance: Instance, report: VerifyReport, reporter: Reporter) -> None:
+    settings = project.service(service).verify
+    suite = suite_for(project, service)
+    shell = target.instance_shell(instance)
+    settle_until = time.monotonic() + settings.settle_s
+    with target.suite_host(instance, run, settings.transport) as host:
+        report.transport = asdict(host)
+        health = systemd.hold(shell, settle_until)
+        report.settle = asdict(health)
+        reporter.info(f"after {settings.settle_s:g} s of settling: {health.describe()}")
+        if host.problem:
+            return
+        report.host = host.spec
+        modules_file = run.path / "suite-modules.json"
+        env = {**suite_env(project, service, image), SUITE_MODULES_ENV: str(modules_file)}
+        report.tests = [asdict(t) for t in run_suite(suite, host.spec, run, env, project.root)]
+        report.suite_modules = _suite_modules(modules_file, project.root, suite)
+        report.after_suite = asdict(systemd.read_health(shell))
 
 
 def check_image_hygiene(project: Project, service: str, image: ImageRecord, target: Target,
@@ -153,8 +200,8 @@ def run_suite(suite: Path, host_spec: str, run: RunDir, env: dict[str, str], roo
     """Run a testinfra suite; conftest.py files between the project root and the suite apply."""
     junit = run.path / "verify-junit.xml"
     argv = [sys.executable, "-m", "pytest", str(suite), f"--hosts={host_spec}", f"--rootdir={root}",
-            f"--confcutdir={root}", f"--junitxml={junit}", "-p", "no:cacheprovider", "-q", "--no-header",
-            "-o", "addopts="]
+            f"--confcutdir={root}", f"--junitxml={junit}", "-p", "no:cacheprovider", "-p", "bakery.suite_plugin",
+            "-q", "--no-header", "-o", "addopts="]
     proc.run(argv, env=proc.tool_env(env), cwd=root, log_path=run.path / "verify-pytest.log", check=False,
              timeout=1800)
     return read_junit(junit)
@@ -174,17 +221,97 @@ def read_junit(path: Path) -> list[TestOutcome]:
 
 
 def conclude(project: Project, report: VerifyReport, run: RunDir, target: Target, image: ImageRecord) -> VerifyReport:
+    """The verdict: signed, bound to the image id, the key of what was checked and the report's digest."""
     report.verdict = catalog.FAILED if report.failures() else catalog.PASSED
-    target.record_verdict(image, report.verdict == catalog.PASSED)
+    report.key = verdict_key(project, report.service, report.suite_modules)
     path = run.write_json("verify-report.json", asdict(report))
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    catalog.record_verdict(project.state_dir(), catalog.Verdict(
-        report.service, report.image, report.image_id, report.fingerprint, report.verdict,
-        digest, str(path), run.run_id, time.time()))
+    data = path.read_bytes()
+    verdict = catalog.Verdict(report.service, report.image, report.image_id, report.fingerprint, report.verdict,
+                              report.key, hashlib.sha256(data).hexdigest(), run.run_id, time.time(), __version__,
+                              report.suite_modules)
+    catalog.record_verdict(project.state_dir(), verdict, data)
+    target.record_verdict(image, verdict)
     if report.verdict != catalog.PASSED:
         raise VerifyFailed(f"{report.image} failed verification: {'; '.join(report.failures())}",
                            hint=f"report: {path}")
     return report
+
+
+# -- what a verdict is bound to ------------------------------------------------------------------
+
+def verdict_key(project: Project, service: str, suite_modules: list[str] = ()) -> dict[str, str]:
+    """A digest per part of what verification checks: the suite (its files, the conftest.py files that
+    apply, and the project modules it imported), the waivers, the settings that change the outcome,
+    and the version of the built-in checks."""
+    settings = project.service(service).verify
+    return {
+        "suite": suite_digest(project, service, suite_modules),
+        "waivers": _digest([w.model_dump() for w in settings.waivers]),
+        "settings": _digest({"boot_timeout_s": settings.boot_timeout_s, "settle_s": settings.settle_s,
+                             "transport": settings.transport}),
+        "checks": CHECKS_VERSION,
+    }
+
+
+def expected_key(project: Project, service: str) -> catalog.ExpectedKey | None:
+    """What a verdict of service must have been checked with now (None: the service is not in the project)."""
+    if service not in project.services:
+        return None
+    return lambda verdict: verdict_key(project, service, verdict.suite_modules)
+
+
+def verdict_of(project: Project, image: ImageRecord, target: Target) -> catalog.VerdictState:
+    """The image's verdict as far as it can be trusted, judged against what the project checks now."""
+    return target.verdict(project, image, expected_key(project, image.service), trusted_keys(project))
+
+
+def trusted_keys(project: Project) -> list:
+    return keys.trusted_keys(project.trusted_key_paths())
+
+
+def suite_digest(project: Project, service: str, suite_modules: list[str] = ()) -> str:
+    suite = project.suite_path(service)
+    files = {p for p in suite.rglob("*") if p.is_file() and not _skipped(p)} if suite.is_dir() else {suite}
+    for directory in [suite, *suite.parents]:
+        if directory == project.root.parent or not directory.is_relative_to(project.root):
+            break
+        files.add(directory / "conftest.py")
+    files |= {project.root / m for m in suite_modules}
+    return _digest({_relative(p, project.root): _file_digest(p) for p in sorted(files)})
+
+
+def _skipped(path: Path) -> bool:
+    return any(part in _SKIPPED_PARTS for part in path.parts) or path.suffix == ".pyc"
+
+
+def _file_digest(path: Path) -> str:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except FileNotFoundError:
+        return "absent"
+    except OSError as error:
+        return f"unreadable: {type(error).__name__}"
+
+
+def _relative(path: Path, root: Path) -> str:
+    try:
+        return str(path.relative_to(root))
+    except ValueError:
+        return str(path)
+
+
+def _digest(data) -> str:
+    return hashlib.sha256(keys.canonical(data)).hexdigest()
+
+
+def _suite_modules(modules_file: Path, root: Path, suite: Path) -> list[str]:
+    """Project files (outside the suite dir) that the suite imported, as bakery's pytest plugin listed them."""
+    listed = catalog.read_json_state(modules_file, "suite module list") or []
+    inside = [Path(p) for p in listed if isinstance(p, str)]
+    own = Path(__file__).resolve().parent  # bakery itself (its pytest plugin), when it sits in the project
+    return sorted(_relative(p, root) for p in inside
+                  if p.is_relative_to(root) and not p.is_relative_to(suite) and not p.is_relative_to(own)
+                  and not _skipped(p) and ".venv" not in p.parts and "site-packages" not in p.parts)
 
 
 def report_json(report: VerifyReport) -> str:

@@ -1,7 +1,7 @@
 """Promotion of a verified AMI through the environments, in the order bakery.yml gives.
 
 An AMI may be promoted to an environment when it is an image of the service, is tagged
-bakery:verified=true, (when the environment has `after: <prev>`) already carries
+a trusted signed verdict that passed for the checks the project asks for now, (when the environment has `after: <prev>`) already carries
 bakery:promoted-<prev>, and (when the environment has `approval: true`) the caller approved.
 Promotion tags it bakery:promoted-<env>=<UTC timestamp>; the tag is the record, so promoting
 twice keeps the first timestamp (and needs no approval the second time: nothing changes).
@@ -12,7 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from bakery.aws import images, tags
+from bakery import catalog, verify
+from bakery.aws import images, tags, verdicts
 from bakery.aws.session import Connection, translated_errors
 from bakery.config import Project
 from bakery.errors import ConfigError, GateRefused
@@ -41,7 +42,9 @@ def promote(conn: Connection, project: Project, service: str, env: str, ami_id: 
         promoted = tags.promotions(image_tags)
         if env in promoted:
             return Promotion(service, env, ami_id, promoted[env], already=True)
-        check_gates(image_tags, service, env, after, ami_id)
+        verdict = verdicts.verdict_state(images.record(image), verify.expected_key(project, service),
+                                         verify.trusted_keys(project))
+        check_gates(image_tags, verdict, service, env, after, ami_id)
         check_approval(env, needs_approval, approve)
         at = (now or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")
         conn.client("ec2").create_tags(Resources=[ami_id], Tags=tags.as_list({tags.PROMOTED_PREFIX + env: at}))
@@ -55,14 +58,14 @@ def environment_after(project: Project, env: str) -> str | None:
     return project.environments[env].after
 
 
-def check_gates(image_tags: dict[str, str], service: str, env: str, after: str | None, ami_id: str) -> None:
+def check_gates(image_tags: dict[str, str], verdict: catalog.VerdictState, service: str, env: str, after: str | None,
+                ami_id: str) -> None:
     """Raise GateRefused for the first gate the AMI does not pass."""
     owner = image_tags.get(tags.SERVICE)
     if owner != service:
         raise GateRefused(f"{ami_id} is not an image of '{service}' (bakery:service is '{owner or 'missing'}')")
-    verified = image_tags.get(tags.VERIFIED)
-    if verified != tags.TRUE:
-        raise GateRefused(f"{ami_id} is not verified (bakery:verified is '{verified or 'missing'}'); only verified"
+    if not verdict.passed:
+        raise GateRefused(f"{ami_id} is not verified (its verdict is {verdict.describe()}); only verified"
                           f" images are promoted", hint=f"bakery verify {service} --image {ami_id} --target aws")
     if after is not None and tags.PROMOTED_PREFIX + after not in image_tags:
         raise GateRefused(f"{ami_id} cannot go to {env} before {after}: it has not been promoted to {after}",

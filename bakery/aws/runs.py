@@ -13,26 +13,23 @@ from __future__ import annotations
 import json
 import os
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
-RUN_ID_TIME_FORMAT = "%Y%m%dT%H%M%SZ"
+from bakery.state import StateDir, parse_run_id
+
 PID_START_SLACK_S = 5.0
 
 
 def started_at(run_id: str) -> float | None:
     """When the run started, from its id; None for an id bakery did not make."""
-    try:
-        return datetime.strptime(run_id.split("-", 1)[0], RUN_ID_TIME_FORMAT).replace(tzinfo=UTC).timestamp()
-    except ValueError:
-        return None
+    return parse_run_id(run_id)
 
 
 def is_alive(state_dir: Path | None, run_id: str) -> bool:
     """True while a run of this machine is in progress (see the module docstring)."""
     if state_dir is None:
         return False
-    run_dir = state_dir / "runs" / run_id
+    run_dir = StateDir(state_dir).run(run_id)
     try:
         info = json.loads((run_dir / "run.json").read_text())
     except (OSError, ValueError):

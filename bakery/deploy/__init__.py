@@ -3,21 +3,29 @@
 The gates are the same for every target; where a target keeps its records differs (Records):
 the local target in .bakery/deployments (LocalRecords), the aws target in AWS itself
 (bakery/deploy/aws_records.py), so that CI jobs on different machines see each other's deploys.
+How a target rolls out, reports and destroys an environment is a Deployer, one small class per
+target (LocalDeployer, AwsDeployer) found by name in DEPLOYERS; each works on one DeployContext.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from abc import ABC, abstractmethod
-from dataclasses import asdict, dataclass
-from pathlib import Path
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING
 
 from bakery import catalog, statefile
 from bakery.config import Environment, Project
 from bakery.envs import load_hcl
 from bakery.errors import ConfigError, GateRefused
+from bakery.state import StateDir, write_json_atomic
 from bakery.targets import ImageRecord, Target
+
+if TYPE_CHECKING:
+    from bakery.rundir import RunDir
 
 
 @dataclass(frozen=True)
@@ -55,27 +63,20 @@ def read_sizing(project: Project, env: str) -> Sizing:
         raise ConfigError(f"{path}: missing {missing.args[0]}", hint="set instance_type, min_size, max_size, desired_capacity") from None
 
 
-def _record_path(project: Project, service: str, env: str) -> Path:
-    return project.state_dir() / "deployments" / service / f"{env}.json"
-
-
 def current_deployment(project: Project, service: str, env: str) -> Deployment | None:
-    return statefile.read_json(_record_path(project, service, env), "deployment record", lambda d: Deployment(**d),
-                               hint=f"remove it and run bakery deploy {service} --env {env} again")
+    return statefile.read_json(StateDir(project.state_dir()).deployment(service, env), "deployment record",
+                               lambda d: Deployment(**d), hint=f"remove it and run bakery deploy {service} --env {env} again")
 
 
 def record_deployment(project: Project, deployment: Deployment) -> None:
-    path = _record_path(project, deployment.service, deployment.env)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(asdict(deployment), indent=2, sort_keys=True) + "\n")
-    tmp.replace(path)
-    with open(project.state_dir() / "deployments" / "history.jsonl", "a") as history:
+    state = StateDir(project.state_dir())
+    write_json_atomic(state.deployment(deployment.service, deployment.env), asdict(deployment))
+    with open(state.deployment_history, "a") as history:
         history.write(json.dumps(asdict(deployment), sort_keys=True) + "\n")
 
 
 def forget_deployment(project: Project, service: str, env: str) -> None:
-    _record_path(project, service, env).unlink(missing_ok=True)
+    StateDir(project.state_dir()).deployment(service, env).unlink(missing_ok=True)
 
 
 class Records(ABC):
@@ -118,10 +119,12 @@ def _verify_hint(service: str, image: ImageRecord, target: Target) -> str:
 def check_gates(project: Project, service: str, env: str, image: ImageRecord, approve: bool,
                 target: Target, records: Records) -> None:
     """Verified; the previous environment runs this very image, healthy; approval where required."""
+    from bakery.verify import verdict_of
+
     settings = environment(project, env)
-    status = target.verdict(project, image)
-    if status != catalog.PASSED:
-        raise GateRefused(f"{image.ref} is {status}, not verified", hint=_verify_hint(service, image, target))
+    verdict = verdict_of(project, image, target)
+    if not verdict.passed:
+        raise GateRefused(f"{image.ref} is {verdict.describe()}, not verified", hint=_verify_hint(service, image, target))
     if settings.after is not None:
         previous = records.current(service, settings.after)
         if previous is None or previous.fingerprint != image.fingerprint or not previous.healthy:
@@ -130,18 +133,18 @@ def check_gates(project: Project, service: str, env: str, image: ImageRecord, ap
                 hint=f"run bakery deploy {service} --env {settings.after} --image {image.ref}",
             )
         if target.name == "local":
-            check_live(project, service, settings.after, previous)
+            check_live(DeployContext(project, service, settings.after, target, records), previous)
     check_approval(project, env, approve, "deploying to")
 
 
-def check_live(project: Project, service: str, env: str, deployment: Deployment) -> None:
+def check_live(ctx: DeployContext, deployment: Deployment) -> None:
     """local: the recorded deployment of env must be healthy now (its replicas probed), not only at deploy time."""
     from bakery.deploy import local
 
-    health = local.env_health(deployment, local.status_local(project, service, env))
+    health = local.env_health(deployment, local.status_local(ctx))
     if health.healthy < health.desired:
-        raise GateRefused(f"{env} is not healthy now: {health.describe()}",
-                          hint=f"see bakery status {service} --env {env}; deploying to {env} again restores it")
+        raise GateRefused(f"{ctx.env} is not healthy now: {health.describe()}",
+                          hint=f"see bakery status {ctx.service} --env {ctx.env}; deploying to {ctx.env} again restores it")
 
 
 def check_approval(project: Project, env: str, approve: bool, doing: str) -> None:
@@ -173,7 +176,9 @@ def choose_image(project: Project, service: str, env: str, images: list[ImageRec
         if not match:
             raise GateRefused(f"nothing is deployed to {after} yet", hint=f"deploy {service} to {after} first")
         return match[0]
-    verified = [i for i in images if target.verdict(project, i) == catalog.PASSED]
+    from bakery.verify import verdict_of
+
+    verified = [i for i in images if verdict_of(project, i, target).passed]
     if not verified:
         raise GateRefused(f"no verified image of '{service}'", hint=f"run bakery build {service}")
     return verified[0]
@@ -182,3 +187,102 @@ def choose_image(project: Project, service: str, env: str, images: list[ImageRec
 def new_deployment(service: str, env: str, target: str, image: ImageRecord, replicas: int, run_id: str) -> Deployment:
     return Deployment(service, env, target, image.ref, image.image_id, image.fingerprint, replicas, True,
                       time.time(), run_id)
+
+
+def deployment_line(service: str, env: str, current: Deployment | None) -> str:
+    """`web in dev: <image> since <when>`, or `not deployed`: the first line of `bakery status`."""
+    since = f" since {time.strftime('%Y-%m-%d %H:%M', time.localtime(current.at))}" if current and current.at else ""
+    return f"{service} in {env}: " + (f"{current.image}{since}" if current else "not deployed")
+
+
+# -- deployers: one small class per target, behind one interface ------------------------------
+
+@dataclass(frozen=True)
+class DeployContext:
+    """One service in one environment on one target: what a Deployer works on."""
+
+    project: Project
+    service: str
+    env: str
+    target: Target
+    records: Records
+    run: RunDir | None = None  # deploy: this deploy's run directory
+    log: Callable[[str], None] = print
+
+    @contextlib.contextmanager
+    def lock(self) -> Iterator[None]:
+        """One deploy or destroy of this service in this environment at a time (on this machine)."""
+        from bakery import locks
+
+        with locks.held(self.project.state_dir(), f"deploy-{self.service}-{self.env}", self.log):
+            yield
+
+
+@dataclass(frozen=True)
+class Rollout:
+    """A finished deploy: the record to keep, one summary line, its JSON."""
+
+    deployment: Deployment
+    summary: str
+    data: dict
+
+
+@dataclass(frozen=True)
+class FleetStatus:
+    """What runs in an environment: the JSON of `bakery status` and its lines after the first."""
+
+    data: dict
+    lines: list[str] = field(default_factory=list)
+    heading: str = ""  # appended to the deployment line, e.g. the auto scaling group
+    degraded: str = ""  # local: why the environment is degraded now ("" when it is not)
+
+
+class Deployer(ABC):
+    """How a target rolls an image out, says what runs, and destroys an environment."""
+
+    name: str
+
+    def __init__(self, project: Project, **options):
+        self.project = project
+        self.options = options  # the target's own options (aws: region, profile, endpoint_url)
+
+    @abstractmethod
+    def records(self) -> Records:
+        """Where this target keeps its deployment records."""
+
+    def check_environment(self, service: str, env: str) -> None:
+        """Config errors of the environment, before any image is chosen (default: none beyond bakery.yml)."""
+
+    @abstractmethod
+    def deploy(self, ctx: DeployContext, image: ImageRecord) -> Rollout:
+        """Roll image out to ctx.env; raise DeployFailed (or a refresh error) when it never got healthy."""
+
+    @abstractmethod
+    def status(self, ctx: DeployContext) -> FleetStatus:
+        """Each replica or instance of ctx.service in ctx.env, with its fingerprint and health."""
+
+    @abstractmethod
+    def destroy(self, ctx: DeployContext, approve: bool) -> str:
+        """Remove the environment and forget its record; returns the one-line summary."""
+
+
+def _local_deployer() -> type[Deployer]:
+    from bakery.deploy.local import LocalDeployer
+
+    return LocalDeployer
+
+
+def _aws_deployer() -> type[Deployer]:
+    from bakery.deploy.aws import AwsDeployer  # boto3: imported only for aws
+
+    return AwsDeployer
+
+
+DEPLOYERS: dict[str, Callable[[], type[Deployer]]] = {"local": _local_deployer, "aws": _aws_deployer}
+
+
+def get_deployer(name: str, project: Project, **options) -> Deployer:
+    """The deployer of the named target (ConfigError, exit 3, for a target that cannot deploy)."""
+    if name not in DEPLOYERS:
+        raise ConfigError(f"unknown deployment target '{name}'", hint=f"targets that deploy: {', '.join(DEPLOYERS)}")
+    return DEPLOYERS[name]()(project, **options)

@@ -14,13 +14,14 @@ import json
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
+from functools import cached_property
 from pathlib import Path
 
 from bakery import proc
 from bakery.aws.session import Connection, translated_errors
-from bakery.config import Project
-from bakery.deploy import Deployment, new_deployment
+from bakery.deploy import (DeployContext, Deployer, Deployment, FleetStatus, Records, Rollout, check_approval,
+                           new_deployment)
 from bakery.deploy.aws_fleet import Fleet, fleet, group, group_by_tags
 from bakery.envs import load_hcl
 from bakery.errors import BakeryError, ConfigError, DeployFailed, ExitStatus, PrerequisiteError
@@ -192,9 +193,48 @@ def follow_instance_refresh(autoscaling, asg_name: str, refresh_id: str, *, poll
 
 # -- deploy and destroy ------------------------------------------------------------------------
 
-def deploy_aws(conn: Connection, project: Project, service: str, env: str, image: ImageRecord, run: RunDir,
-               log: Callable[[str], None]) -> AwsRollout:
+class AwsDeployer(Deployer):
+    """Terraform and an instance refresh per environment; records in AWS itself (AwsRecords)."""
+
+    name = "aws"
+
+    @cached_property
+    def conn(self) -> Connection:
+        from bakery.aws.session import connect
+
+        return connect(self.project.aws, **self.options)
+
+    def records(self) -> Records:
+        from bakery.deploy.aws_records import AwsRecords
+
+        return AwsRecords(self.conn, self.project)
+
+    def deploy(self, ctx: DeployContext, image: ImageRecord) -> Rollout:
+        rollout = deploy_aws(self.conn, ctx, image)
+        return Rollout(rollout.deployment, rollout.describe(), rollout.as_dict())
+
+    def status(self, ctx: DeployContext) -> FleetStatus:
+        found = find_fleet(self.conn, ctx)
+        instances = found.instances if found else []
+        return FleetStatus(
+            {"asg_name": found.asg_name if found else None, "instances": [asdict(i) for i in instances]},
+            [f"  {i.instance_id:<22} {i.fingerprint[:12]:<13} {'healthy' if i.healthy else 'UNHEALTHY':<10}"
+             f" {i.lifecycle_state:<12} {i.health_status:<10} {i.ami_id}  lt v{i.launch_template_version}"
+             for i in instances],
+            f" (auto scaling group {found.asg_name})" if found else " (no auto scaling group found)")
+
+    def destroy(self, ctx: DeployContext, approve: bool) -> str:
+        check_approval(ctx.project, ctx.env, approve, "destroying")
+        ctx = replace(ctx, run=RunDir.create(ctx.project.state_dir(), "destroy"))
+        with ctx.run.recording(), ctx.lock():
+            ami_id = destroy_aws(ctx, ctx.records.deployed_ami(ctx.service, ctx.env))
+            ctx.records.forget(ctx.service, ctx.env)
+        return f"destroyed {ctx.service} in {ctx.env}" + (f" (it ran {ami_id})" if ami_id else ": nothing was deployed")
+
+
+def deploy_aws(conn: Connection, ctx: DeployContext, image: ImageRecord) -> AwsRollout:
     """Apply the environment with image's AMI, then follow the refresh that started (see the module doc)."""
+    project, service, env, run, log = ctx.project, ctx.service, ctx.env, ctx.run, ctx.log
     root, autoscaling = project.root, conn.client("autoscaling")
     check_environment(root, env, service)
     init_terraform(root, env, run.path)
@@ -235,8 +275,9 @@ def _fleet_summary(now: Fleet) -> str:
     return f"launch template: {now.launch_template_ami or 'none'}; in service: {', '.join(amis) or 'no instances'}"
 
 
-def find_fleet(conn: Connection, project: Project, service: str, env: str) -> Fleet | None:
+def find_fleet(conn: Connection, ctx: DeployContext) -> Fleet | None:
     """The group terraform's state names (when terraform can tell), else the one tagged for service and env."""
+    project, service, env = ctx.project, ctx.service, ctx.env
     found = None
     if shutil.which("terraform") is not None and (project.root / "terraform" / "envs" / env).is_dir():
         name = terraform_outputs(project.root, env, check=False).get("asg_name")
@@ -245,9 +286,9 @@ def find_fleet(conn: Connection, project: Project, service: str, env: str) -> Fl
     return fleet(conn, found) if found else None
 
 
-def destroy_aws(project: Project, service: str, env: str, deployed_ami: str | None, run: RunDir,
-                log: Callable[[str], None]) -> str | None:
+def destroy_aws(ctx: DeployContext, deployed_ami: str | None) -> str | None:
     """terraform destroy of the environment; returns the ami_id it was given, None when nothing was applied."""
+    project, service, env, run, log = ctx.project, ctx.service, ctx.env, ctx.run, ctx.log
     check_environment(project.root, env, service)
     init_terraform(project.root, env, run.path)
     ami_id = deployed_ami or terraform_outputs(project.root, env).get("ami_id")

@@ -8,12 +8,12 @@ import os
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
 
 from bakery import podman
-from bakery.config import Project
-from bakery.deploy import Deployment, Sizing, new_deployment
+from bakery.deploy import (DeployContext, Deployer, Deployment, FleetStatus, LocalRecords, Records, Rollout, Sizing,
+                           new_deployment, read_sizing)
 from bakery.errors import ConfigError, DeployFailed
 from bakery.rundir import RunDir
 from bakery.targets import ImageRecord
@@ -101,21 +101,52 @@ def _url(name: str, port: int) -> str:
     return f"http://{out[0]}" if out else ""
 
 
-def deploy_local(project: Project, service: str, env: str, image: ImageRecord, sizing: Sizing, run: RunDir,
-                 log: Callable[[str], None]) -> Deployment:
+class LocalDeployer(Deployer):
+    """Replicas as podman containers on this machine; records in .bakery/deployments."""
+
+    name = "local"
+
+    def records(self) -> Records:
+        return LocalRecords(self.project)
+
+    def check_environment(self, service: str, env: str) -> None:
+        read_sizing(self.project, env)  # the tfvars sizes, before any image is chosen
+
+    def deploy(self, ctx: DeployContext, image: ImageRecord) -> Rollout:
+        deployment = deploy_local(ctx, image, read_sizing(ctx.project, ctx.env))
+        return Rollout(deployment, f"deployed {deployment.image} to {ctx.env}: {deployment.replicas} healthy replica(s)",
+                       asdict(deployment))
+
+    def status(self, ctx: DeployContext) -> FleetStatus:
+        replicas = status_local(ctx)
+        health = env_health(ctx.records.current(ctx.service, ctx.env), replicas)
+        return FleetStatus(
+            {"replicas": [asdict(r) for r in replicas], "health": {**asdict(health), "degraded": health.degraded}},
+            [f"  {r.name:<40} {r.fingerprint[:12]:<13} {'healthy' if r.healthy else 'UNHEALTHY':<10} {r.url}  {r.detail}"
+             + ("  (orphan)" if r.name in health.orphans else "") for r in replicas],
+            heading=f": {health.describe()}", degraded=health.describe() if health.degraded else "")
+
+    def destroy(self, ctx: DeployContext, approve: bool) -> str:
+        removed = podman.remove_containers(*replica_filters(ctx.service, ctx.env))
+        ctx.records.forget(ctx.service, ctx.env)
+        return f"destroyed {ctx.service} in {ctx.env}: {len(removed)} replica(s) removed"
+
+
+def deploy_local(ctx: DeployContext, image: ImageRecord, sizing: Sizing) -> Deployment:
     """Start the new replicas, wait until each is healthy, then remove the old ones (blue/green)."""
-    settings = project.service(service).deploy
+    service, env, log = ctx.service, ctx.env, ctx.log
+    settings = ctx.project.service(service).deploy
     old = current_replicas(service, env, settings.port)
     limits = resource_limits(sizing.instance_type)
     log(f"starting {sizing.desired} replica(s) of {image.ref} ({sizing.instance_type}: {' '.join(limits)})")
-    with new_replicas(service, env, image, sizing.desired, run, limits, settings.port) as fresh:
+    with new_replicas(service, env, image, sizing.desired, ctx.run, limits, settings.port) as fresh:
         for replica in fresh:
             wait_healthy(replica, image.fingerprint, settings.health_path, settings.health_timeout_s)
             log(f"  {replica.name} healthy at {replica.url}")
     for replica in old:
         podman.remove(replica.name)
         log(f"  removed old replica {replica.name} ({replica.fingerprint[:12]})")
-    return new_deployment(service, env, "local", image, sizing.desired, run.run_id)
+    return new_deployment(service, env, "local", image, sizing.desired, ctx.run.run_id)
 
 
 @contextlib.contextmanager
@@ -165,16 +196,13 @@ def wait_healthy(replica: Replica, fingerprint: str, path: str, timeout_s: float
                        " the new replicas were removed and the old ones keep serving")
 
 
-def status_local(project: Project, service: str, env: str) -> list[ReplicaStatus]:
-    settings = project.service(service).deploy
+def status_local(ctx: DeployContext) -> list[ReplicaStatus]:
+    settings = ctx.project.service(ctx.service).deploy
     statuses = []
-    for container in podman.containers(*replica_filters(service, env)):
+    for container in podman.containers(*replica_filters(ctx.service, ctx.env)):
         replica = _replica(container, settings.port)
         healthy, detail = probe(replica.url, settings.health_path, replica.fingerprint) if replica.url else (False, "no port")
         statuses.append(ReplicaStatus(replica.name, replica.url, replica.fingerprint, container.get("State", ""),
                                       healthy, detail, replica.deploy_id))
     return statuses
 
-
-def destroy_local(service: str, env: str) -> list[str]:
-    return podman.remove_containers(*replica_filters(service, env))

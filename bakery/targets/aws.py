@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import shlex
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -26,8 +27,8 @@ from pathlib import Path
 
 import botocore.exceptions
 
-from bakery import hygiene, packer, proc
-from bakery.aws import images, inspection, resources, seam, tags
+from bakery import catalog, hygiene, packer, proc
+from bakery.aws import images, inspection, resources, seam, tags, verdicts
 from bakery.aws.session import Connection, connect, translated_errors
 from bakery.aws.ssh import SshEndpoint, write_config
 from bakery.config import CONFIG_NAME, AwsSettings, Project, load_project
@@ -35,7 +36,9 @@ from bakery.errors import BakeryError, BuildFailed, ConfigError
 from bakery.hygiene import HygieneResult
 from bakery.private import private_dir
 from bakery.rundir import RunDir
-from bakery.targets.base import BaseArtifact, BootResult, ImageRecord, Instance, Target, wait_for_systemd
+from bakery.state import StateDir
+from bakery.systemd import Shell, wait_for_boot
+from bakery.targets.base import BaseArtifact, BootResult, ImageRecord, Instance, Target
 
 POLL_S = 1.0
 DEFAULT_SSH_USER = "admin"
@@ -75,10 +78,10 @@ class AwsTarget(Target):
     def create(cls, project: Project | None = None, **options) -> AwsTarget:
         return cls(project, **options)
 
-    def verdict(self, project: Project, image: ImageRecord) -> str:
-        """The AMI's own bakery:verified tag is the record on AWS."""
-        value = image.labels.get("bakery.verified")  # the bakery:verified tag, as a label
-        return {tags.TRUE: "passed", tags.FALSE: "failed"}.get(value or "", "unverified")
+    def verdict(self, project: Project, image: ImageRecord, expected_key: catalog.ExpectedKey | None,
+                trusted: list) -> catalog.VerdictState:
+        """The AMI's own signed verdict tags are the record on AWS (bakery/aws/verdicts.py)."""
+        return verdicts.verdict_state(image, expected_key, trusted)
 
     # -- settings ---------------------------------------------------------------------------
 
@@ -99,7 +102,7 @@ class AwsTarget(Target):
 
     def bind_run(self, run: RunDir) -> None:
         """The project a run belongs to: its run dir is <root>/.bakery/runs/<run-id>."""
-        root = run.path.resolve().parents[2]
+        root = StateDir.of_run(run.path).project_root
         if self._project is None and (root / CONFIG_NAME).is_file():
             self.bind(load_project(root))
 
@@ -222,8 +225,11 @@ class AwsTarget(Target):
                     InstanceIds=[instance.name], WaiterConfig={"Delay": 2, "MaxAttempts": max(1, int(timeout_s // 2))})
         except botocore.exceptions.WaiterError:
             return BootResult("timeout", round(time.monotonic() - started, 2), pending_units=("ec2 instance",))
-        return wait_for_systemd(lambda *args: ssh.run("sudo", "-n", "systemctl", *args, timeout=30).stdout,
-                                timeout_s, started, POLL_S)
+        return wait_for_boot(self.instance_shell(instance), timeout_s, started, POLL_S)
+
+    def instance_shell(self, instance: Instance) -> Shell:
+        ssh = self._verifications[instance.name].ssh
+        return lambda script: ssh.run("sudo", "-n", "sh", "-c", shlex.quote(script), timeout=60).stdout
 
     def instance_hygiene(self, image: ImageRecord, instance: Instance, waivers: dict[str, str], secrets: list[str],
                          extra_roots: list[Path]) -> list[HygieneResult]:
@@ -237,13 +243,13 @@ class AwsTarget(Target):
                                                image.service, secrets, verification.record)
         return hygiene.results_from_remote(printed, waivers, secrets, extra_roots)
 
-    def record_verdict(self, image: ImageRecord, passed: bool) -> None:
+    def record_verdict(self, image: ImageRecord, verdict: catalog.Verdict) -> None:
         conn = self.conn
         now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         with translated_errors():
             conn.client("ec2").create_tags(Resources=[image.image_id], Tags=tags.as_list(
-                {tags.VERIFIED: tags.TRUE if passed else tags.FALSE, tags.VERIFIED_AT: now}))
-            if passed:
+                {**verdicts.verdict_tags(verdict), tags.VERIFIED_AT: now}))
+            if verdict.verdict == catalog.PASSED:
                 conn.client("ssm").put_parameter(Name=verified_parameter(image.service), Value=image.image_id,
                                                  Type="String", DataType="aws:ec2:image", Overwrite=True,
                                                  Description=f"newest verified AMI of {image.service} (bakery)")

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import contextlib
-import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bakery import catalog
 from bakery.config import Project
 from bakery.hygiene import HygieneResult
 from bakery.rundir import RunDir
+from bakery.systemd import BootResult, Shell
+
+__all__ = ["BaseArtifact", "BootResult", "ImageRecord", "Instance", "SuiteHost", "Target"]
 
 
 @dataclass(frozen=True)
@@ -45,48 +48,13 @@ class Instance:
 
 
 @dataclass(frozen=True)
-class BootResult:
-    state: str  # systemd's is-system-running answer, or "timeout"
-    seconds: float
-    failed_units: tuple[str, ...] = ()
-    pending_units: tuple[str, ...] = ()
+class SuiteHost:
+    """How the image suite reaches an instance: a testinfra host spec, or the problem that prevented one."""
 
-    @property
-    def ok(self) -> bool:
-        return self.state == "running"
-
-    def describe(self) -> str:
-        if self.state == "degraded":
-            return f"systemd is degraded; failed units: {', '.join(self.failed_units) or 'unknown'}"
-        if self.state == "timeout":
-            return f"systemd did not settle in {self.seconds:.0f} s; still starting: {', '.join(self.pending_units) or 'unknown'}"
-        return f"systemd is {self.state}"
-
-
-SETTLED_STATES = ("running", "degraded", "maintenance", "stopping")
-
-
-def wait_for_systemd(systemctl: Callable[..., str], timeout_s: float, started: float, poll_s: float = 0.2) -> BootResult:
-    """Poll `systemctl is-system-running` until it settles or timeout_s (counted from started) passes.
-
-    systemctl runs `systemctl ARGS...` on the instance (podman exec, SSH, ...) and returns its stdout.
-    """
-    state = "starting"
-    while time.monotonic() - started < timeout_s:
-        state = systemctl("is-system-running").strip() or "starting"
-        if state in SETTLED_STATES:
-            break
-        time.sleep(poll_s)
-    else:
-        state = "timeout"
-    seconds = round(time.monotonic() - started, 2)
-    return BootResult(state, seconds, _unit_column(systemctl, 0, "list-units", "--failed"),
-                      _unit_column(systemctl, 1, "list-jobs"))  # list-jobs: JOB UNIT TYPE STATE
-
-
-def _unit_column(systemctl: Callable[..., str], index: int, *query: str) -> tuple[str, ...]:
-    out = systemctl(*query, "--plain", "--no-legend", "--no-pager")
-    return tuple(fields[index] for fields in map(str.split, out.splitlines()) if len(fields) > index)
+    spec: str
+    via: str  # ssh | podman
+    reason: str = ""  # why this transport
+    problem: str = ""  # a finding about the image: the transport it needs does not work
 
 
 class Target(ABC):
@@ -100,11 +68,11 @@ class Target(ABC):
         """The target for a project; options are target-specific (aws: region, profile, endpoint_url)."""
         return cls()
 
-    def verdict(self, project: Project, image: ImageRecord) -> str:
-        """passed, failed or unverified: from bakery's local catalog unless the target keeps its own."""
-        from bakery import catalog
-
-        return catalog.status_of(project.state_dir(), image.image_id)
+    def verdict(self, project: Project, image: ImageRecord, expected_key: catalog.ExpectedKey | None,
+                trusted: list) -> catalog.VerdictState:
+        """The image's signed verdict from bakery's local catalog (unless the target keeps its own),
+        checked against the trusted keys and judged against the key of checks expected now."""
+        return catalog.verdict_state(project.state_dir(), image.image_id, expected_key, trusted)
 
     @abstractmethod
     def ensure_prerequisites(self) -> None:
@@ -140,7 +108,11 @@ class Target(ABC):
 
     @abstractmethod
     def wait_until_booted(self, instance: Instance, timeout_s: float) -> BootResult:
-        """Wait for systemd to report running (or degraded, or give up at the timeout)."""
+        """Wait until systemd has settled with no queued jobs (or give up at the timeout)."""
+
+    @abstractmethod
+    def instance_shell(self, instance: Instance) -> Shell:
+        """A function that runs a sh script as root on the instance and returns its stdout."""
 
     def image_root(self, image: ImageRecord) -> contextlib.AbstractContextManager[Path]:
         """The image's root filesystem before first boot, read-only, for the hygiene checks
@@ -153,12 +125,13 @@ class Target(ABC):
         raise NotImplementedError(f"target {self.name} checks hygiene on image_root")
 
     @contextlib.contextmanager
-    def suite_host(self, instance: Instance, run: RunDir) -> Iterator[str]:
-        """The testinfra host spec the image suite runs through, for as long as the block runs."""
-        yield instance.host_spec
+    def suite_host(self, instance: Instance, run: RunDir, transport: str) -> Iterator[SuiteHost]:
+        """How the image suite reaches the instance, for as long as the block runs (verify.transport
+        chooses between SSH and podman exec where the target has both)."""
+        yield SuiteHost(instance.host_spec, "ssh", "the instance is reached over SSH")
 
-    def record_verdict(self, image: ImageRecord, passed: bool) -> None:
-        """Record the verdict where the target keeps it (besides bakery's local catalog)."""
+    def record_verdict(self, image: ImageRecord, verdict: catalog.Verdict) -> None:
+        """Record the signed verdict where the target keeps it too (bakery's local catalog has it already)."""
 
     def layer_commit_argv(self, run: RunDir, ref: str, labels: dict[str, str]) -> list[str]:
         """The command that commits the bake in progress as the role layer ref (supports_layers only)."""

@@ -18,7 +18,8 @@ from bakery.errors import BuildFailed
 from bakery.fingerprint import SHORT_LENGTH
 from bakery.rundir import RunDir
 from bakery.targets import container_ssh
-from bakery.targets.base import BaseArtifact, BootResult, ImageRecord, Instance, Target, wait_for_systemd
+from bakery.systemd import Shell, wait_for_boot
+from bakery.targets.base import BaseArtifact, BootResult, ImageRecord, Instance, SuiteHost, Target
 
 IMAGE_REPOSITORY = "localhost/bakery"
 LABEL_SERVICE = "bakery.service"
@@ -27,12 +28,11 @@ LABEL_RUN_ID = "bakery.run-id"
 LABEL_PROJECT = "bakery.project"
 POLL_S = 0.2
 VERIFY_USER = "bakery-verify"
+# Run in the booted instance as root: does the image mean to be reached over SSH?
+HAS_SSHD_AND_SUDO = "test -x /usr/sbin/sshd && command -v sudo >/dev/null"
 # Run in the booted instance as root: a throw-away login for the suite (the instance is
 # removed after the suite), like the login user an AWS instance gets from its key pair.
-# Exit 42: no sshd running or no sudo, so the suite goes through podman exec instead.
 ADD_VERIFY_LOGIN = """set -e
-command -v sudo >/dev/null || exit 42
-systemctl is-active --quiet ssh || systemctl is-active --quiet sshd || exit 42
 useradd --create-home --shell /bin/sh "$1"
 install -d -m 700 -o "$1" -g "$1" "/home/$1/.ssh"
 printf '%s\\n' "$2" > "/home/$1/.ssh/authorized_keys"
@@ -163,23 +163,35 @@ class LocalTarget(Target):
             podman.remove(name, grace_s=0)  # a throwaway instance: no graceful shutdown needed
 
     def wait_until_booted(self, instance: Instance, timeout_s: float) -> BootResult:
-        return wait_for_systemd(lambda *args: podman.exec_in(instance.name, "systemctl", *args).stdout,
-                                timeout_s, time.monotonic(), POLL_S)
+        return wait_for_boot(self.instance_shell(instance), timeout_s, time.monotonic(), POLL_S)
+
+    def instance_shell(self, instance: Instance) -> Shell:
+        return lambda script: podman.exec_in(instance.name, "sh", "-c", script).stdout
 
     @contextlib.contextmanager
-    def suite_host(self, instance: Instance, run: RunDir) -> Iterator[str]:
-        """SSH through one shared connection when the image runs sshd (about 15 ms a command
-        instead of about 200 ms for `podman exec`); podman exec otherwise."""
+    def suite_host(self, instance: Instance, run: RunDir, transport: str) -> Iterator[SuiteHost]:
+        """SSH through one shared connection (about 15 ms a command instead of about 200 ms for
+        `podman exec`) when the image has sshd and sudo: then a login that does not work is a
+        finding about the image, not a reason to fall back. podman exec for images without sshd
+        (transport auto) or when verify.transport is podman."""
+        if transport == "podman":
+            yield SuiteHost(instance.host_spec, "podman", "verify.transport is podman")
+            return
+        if transport == "auto" and not podman.exec_in(instance.name, "sh", "-c", HAS_SSHD_AND_SUDO).ok:
+            yield SuiteHost(instance.host_spec, "podman", "the image has no sshd or no sudo")
+            return
         log_path = run.path / "verify-ssh.log"
         with private.private_dir(run.run_id, "ssh") as keys:
-            endpoint = _ssh_login(instance, keys, log_path)
+            endpoint, problem = _ssh_login(instance, keys, log_path)
             if endpoint is None:
-                yield instance.host_spec
+                yield SuiteHost("", "ssh", problem=problem)
                 return
             with endpoint.master(log_path) as connected:
-                if not connected:
-                    _note(log_path, "the ssh control master did not connect: the suite runs through podman exec")
-                yield endpoint.host_spec() if connected else instance.host_spec
+                if connected:
+                    yield SuiteHost(endpoint.host_spec(), "ssh", "the image has sshd and sudo")
+                else:
+                    yield SuiteHost("", "ssh", problem="the image runs sshd, but the verification login over SSH"
+                                    f" failed: {_last_lines(log_path)}")
 
     def layer_commit_argv(self, run: RunDir, ref: str, labels: dict[str, str]) -> list[str]:
         changes = [f"--change=LABEL {key}={json.dumps(value)}" for key, value in labels.items()]
@@ -246,19 +258,22 @@ def _has_sshd(image_ref: str) -> bool:
     return podman.image_has_file(image_ref, container_ssh.SSHD)
 
 
-def _ssh_login(instance: Instance, private: Path, log_path: Path) -> SshEndpoint | None:
-    """A key pair and a sudo-capable login on the instance; None when it has no sshd or sudo."""
+def _ssh_login(instance: Instance, private: Path, log_path: Path) -> tuple[SshEndpoint | None, str]:
+    """A key pair and a sudo-capable login on the instance; (None, why) when there can be none."""
     key = private / "id_ed25519"
     public = new_key_pair(key, VERIFY_USER)
     added = podman.exec_in(instance.name, "sh", "-c", ADD_VERIFY_LOGIN, "sh", VERIFY_USER, public)
-    address = podman.container_address(instance.name) if added.ok else ""
+    if not added.ok:
+        return None, f"the verification login could not be added to the image: {added.tail(1)}"
+    address = podman.container_address(instance.name)
     if not address:
-        _note(log_path, f"no SSH login on {instance.name} ({added.tail(1) if not added.ok else 'no address'}):"
-                        " the suite runs through podman exec")
-        return None
-    return SshEndpoint(VERIFY_USER, address, 22, key, write_config(private))
+        return None, "the instance has no network address to reach its sshd at"
+    return SshEndpoint(VERIFY_USER, address, 22, key, write_config(private)), ""
 
 
-def _note(log_path: Path, message: str) -> None:
-    with open(log_path, "a") as log:
-        log.write(message + "\n")
+def _last_lines(log_path: Path, count: int = 2) -> str:
+    try:
+        lines = [line.strip() for line in log_path.read_text(errors="replace").splitlines() if line.strip()]
+    except OSError:
+        lines = []
+    return " | ".join(lines[-count:]) or "ssh printed nothing"

@@ -42,7 +42,7 @@ def catalog_ami(ec2) -> str:
 
 
 def make_ami(ec2, service: str, *, verified: str | None = "true", run_id: str = "20200101T000000Z-aaaaaa",
-             tags: dict[str, str] | None = None) -> str:
+             tags: dict[str, str] | None = None, project_dir=None) -> str:
     """An AMI as bakery tags one (made through moto's API from a catalog AMI), newer than the last."""
     instance = ec2.run_instances(ImageId=catalog_ami(ec2), MinCount=1, MaxCount=1, InstanceType="t3.small")
     instance_id = instance["Instances"][0]["InstanceId"]
@@ -50,9 +50,28 @@ def make_ami(ec2, service: str, *, verified: str | None = "true", run_id: str = 
     ami_id = ec2.create_image(InstanceId=instance_id, Name=f"bakery-{service}-{build_time}-{run_id}")["ImageId"]
     ec2.terminate_instances(InstanceIds=[instance_id])
     all_tags = {"bakery:service": service, "bakery:fingerprint": f"fp-{ami_id}", "bakery:run-id": run_id,
-                "bakery:build-time": build_time, **({"bakery:verified": verified} if verified else {}), **(tags or {})}
+                "bakery:build-time": build_time, **(signed_verdict_tags(ami_id, service, verified, project_dir) if verified else {}),
+                **(tags or {})}
     ec2.create_tags(Resources=[ami_id], Tags=[{"Key": k, "Value": v} for k, v in all_tags.items()])
     return ami_id
+
+
+def signed_verdict_tags(ami_id: str, service: str, verified: str, project_dir=None) -> dict[str, str]:
+    """The tags bakery's verify writes: a verdict signed with this machine's key, bound to the key of
+    checks the project (default: the fixture project) asks for, or to a made-up one (other services)."""
+    from bakery import __version__, catalog
+    from bakery.aws.verdicts import verdict_tags
+    from bakery.config import CONFIG_NAME, parse_project
+    from bakery.verify import verdict_key
+    from helpers import FIXTURE_PROJECT
+
+    root = project_dir or FIXTURE_PROJECT
+    project = parse_project((root / CONFIG_NAME).read_text(), source=CONFIG_NAME)
+    project.__pydantic_private__["_root"] = root  # as load_project sets it (the fixture has no packer/)
+    key = verdict_key(project, service) if service in project.services else {"suite": "made-up"}
+    outcome = catalog.PASSED if verified == "true" else catalog.FAILED
+    return verdict_tags(catalog.Verdict(service, ami_id, ami_id, f"fp-{ami_id}", outcome, key, "0" * 64,
+                                        "20200101T000000Z-aaaaaa", 1.0, __version__))
 
 
 def images_and_snapshots(ec2) -> tuple[list, list]:

@@ -196,7 +196,7 @@ def without_terraform(monkeypatch) -> None:
 
 @needs_terraform
 def test_deploy_follows_the_refresh_then_records_in_aws(cli, rehearsal, ec2, ssm, standin):
-    r, ami = rehearsal, make_ami(ec2, rehearsal.service)
+    r, ami = rehearsal, make_ami(ec2, rehearsal.service, project_dir=rehearsal.project)
     result = deploy(cli, r, "dev", "--json")
     assert result.rc == 0, result.err
     data = result.json()
@@ -222,7 +222,7 @@ def test_deploy_follows_the_refresh_then_records_in_aws(cli, rehearsal, ec2, ssm
 
 @needs_terraform
 def test_deploying_what_already_runs_starts_no_refresh(cli, rehearsal, ec2, standin):
-    r, ami = rehearsal, make_ami(ec2, rehearsal.service)
+    r, ami = rehearsal, make_ami(ec2, rehearsal.service, project_dir=rehearsal.project)
     assert deploy(cli, r, "dev").rc == 0
     again = deploy(cli, r, "dev", "--json")
     assert again.rc == 0, again.err
@@ -241,7 +241,7 @@ def test_deploying_what_already_runs_starts_no_refresh(cli, rehearsal, ec2, stan
 ])
 def test_each_refresh_ending_has_its_exit_code_and_keeps_the_record(cli, rehearsal, ec2, ssm, standin, ending, code):
     r = rehearsal
-    first, second = make_ami(ec2, r.service), make_ami(ec2, r.service)
+    first, second = make_ami(ec2, r.service, project_dir=r.project), make_ami(ec2, r.service, project_dir=r.project)
     assert deploy(cli, r, "dev", "--image", first).rc == 0
     standin.script(r.asgs["dev"], "InProgress", ending)
     result = deploy(cli, r, "dev", "--image", second)
@@ -257,9 +257,9 @@ def test_each_refresh_ending_has_its_exit_code_and_keeps_the_record(cli, rehears
 @needs_terraform
 def test_staging_takes_what_dev_runs_and_prod_needs_approval(cli, rehearsal, ec2, ssm):
     r = rehearsal
-    ami = make_ami(ec2, r.service)
+    ami = make_ami(ec2, r.service, project_dir=r.project)
     assert deploy(cli, r, "dev").rc == 0
-    make_ami(ec2, r.service)  # newer and verified, but dev does not run it
+    make_ami(ec2, r.service, project_dir=r.project)  # newer and verified, but dev does not run it
     staging = deploy(cli, r, "staging", "--json")
     assert staging.rc == 0, staging.err
     assert staging.json()["image_id"] == ami
@@ -275,7 +275,7 @@ def test_staging_takes_what_dev_runs_and_prod_needs_approval(cli, rehearsal, ec2
 # -- gates: nothing starts when one refuses ------------------------------------------------------
 
 def test_staging_before_dev_is_refused_and_nothing_runs(cli, rehearsal, ec2, ssm):
-    r, ami = rehearsal, make_ami(ec2, rehearsal.service)
+    r, ami = rehearsal, make_ami(ec2, rehearsal.service, project_dir=rehearsal.project)
     refused = deploy(cli, r, "staging", "--image", ami)
     assert refused.rc == ExitStatus.GATE_REFUSED
     assert f"staging needs a healthy dev deployment of {ami} first" in refused.err
@@ -287,7 +287,7 @@ def test_staging_before_dev_is_refused_and_nothing_runs(cli, rehearsal, ec2, ssm
 
 def test_unverified_ami_is_refused(cli, rehearsal, ec2):
     r = rehearsal
-    unverified = make_ami(ec2, r.service, verified="false")
+    unverified = make_ami(ec2, r.service, verified="false", project_dir=r.project)
     refused = deploy(cli, r, "dev", "--image", unverified)
     assert refused.rc == ExitStatus.GATE_REFUSED and f"{unverified} is failed, not verified" in refused.err
     assert "--target aws" in refused.err  # the hint verifies on the right target
@@ -298,7 +298,7 @@ def test_unverified_ami_is_refused(cli, rehearsal, ec2):
 
 def test_gates_read_the_records_in_aws_not_this_machine(cli, rehearsal, ec2, ssm, monkeypatch):
     """Another machine deployed to staging: its SSM record is all this project has (no .bakery)."""
-    r, ami = rehearsal, make_ami(ec2, rehearsal.service)
+    r, ami = rehearsal, make_ami(ec2, rehearsal.service, project_dir=rehearsal.project)
     ssm.put_parameter(Name=f"/bakery/{r.service}/deployed/staging", Value=ami, Type="String",
                       DataType="aws:ec2:image")
     refused = deploy(cli, r, "prod")
@@ -310,7 +310,7 @@ def test_gates_read_the_records_in_aws_not_this_machine(cli, rehearsal, ec2, ssm
 
 
 def test_an_environment_of_another_service_is_a_config_error(cli, rehearsal, ec2):
-    r, ami = rehearsal, make_ami(ec2, rehearsal.service)
+    r, ami = rehearsal, make_ami(ec2, rehearsal.service, project_dir=rehearsal.project)
     (r.root("dev") / "terraform.tfvars").write_text('service = "api-service"\nenv = "dev"\n')
     result = deploy(cli, r, "dev", "--image", ami)
     assert result.rc == ExitStatus.CONFIG
@@ -333,7 +333,7 @@ def test_status_finds_the_group_by_its_tags(cli, rehearsal, monkeypatch):
 
 @needs_terraform
 def test_destroy_removes_the_environment_and_its_record(cli, rehearsal, ec2, ssm, autoscaling):
-    r, ami = rehearsal, make_ami(ec2, rehearsal.service)
+    r, ami = rehearsal, make_ami(ec2, rehearsal.service, project_dir=rehearsal.project)
     refused = cli("-C", r.project, "destroy", r.service, "--env", "prod", "--target", "aws")
     assert refused.rc == ExitStatus.GATE_REFUSED and "destroying prod needs approval" in refused.err
     assert deploy(cli, r, "dev").rc == 0

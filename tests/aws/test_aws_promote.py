@@ -119,3 +119,15 @@ def test_gc_command_dry_run_changes_nothing(ec2, bakery_cli, aws_project):
     assert result.rc == 0, result.err
     assert result.json()["dry_run"] is True
     assert {i["ImageId"] for i in ec2.describe_images(Owners=["self"])["Images"]} == before
+
+
+def test_verdict_tags_edited_by_hand_are_refused(ec2, conn, project):
+    """bakery:verified=true alone, or a failed verdict flipped to passed, is not a verdict bakery trusts."""
+    bare = make_ami(ec2, "tiny", verified=None, tags={"bakery:verified": "true"})
+    with pytest.raises(GateRefused, match="no signed verdict goes with it"):
+        promote(conn, project, "tiny", "dev", bare)
+    flipped = make_ami(ec2, "tiny", verified="false")
+    ec2.create_tags(Resources=[flipped], Tags=[{"Key": "bakery:verdict.verdict", "Value": "passed"},
+                                               {"Key": "bakery:verified", "Value": "true"}])
+    with pytest.raises(GateRefused, match="the signature does not match the record"):
+        promote(conn, project, "tiny", "dev", flipped)

@@ -42,9 +42,9 @@ def test_mtime_only_change_is_up_to_date(cli, built_tiny):
     assert plan(cli, built_tiny).rc == 0
 
 
-def test_errors_exit_1(cli, built_tiny):
+def test_errors_keep_their_exit_code(cli, built_tiny):
     result = cli("-C", built_tiny, "plan", "no-such-service")
-    assert result.rc == ExitStatus.ERROR == 1
+    assert result.rc == ExitStatus.CONFIG
     assert "unknown service 'no-such-service'" in result.err
 
 

@@ -41,14 +41,17 @@ def test_verify_command_reports_tests_and_records_digest(cli, shared_project):
     report = result.json()
     assert report["verdict"] == "passed"
     assert report["boot"]["state"] == "running"
+    assert report["settle"]["state"] == "running" and report["settle"]["findings"] == []
+    assert report["after_suite"]["findings"] == []
     assert [t["outcome"] for t in report["tests"]] == ["passed", "passed"]
-    # The tiny image runs no sshd: the suite went through podman exec, and the run says why.
-    assert report["host"].startswith("podman://bakery-verify-")
-    ssh_log = shared_project / ".bakery" / "runs" / report["run_id"] / "verify-ssh.log"
-    assert "the suite runs through podman exec" in ssh_log.read_text()
-    verdicts = list((shared_project / ".bakery" / "catalog" / "verdicts").glob("*.json"))
-    record = next(json.loads(v.read_text()) for v in verdicts if json.loads(v.read_text())["run_id"] == report["run_id"])
-    assert len(record["report_sha256"]) == 64
+    # The tiny image has sshd and sudo: the suite went through SSH, and the report says why.
+    assert report["host"].startswith("ssh://bakery-verify@")
+    assert report["transport"] == {**report["transport"], "via": "ssh", "problem": ""}
+    verdict_file = shared_project / ".bakery" / "catalog" / "verdicts" / f"{report['image_id'].removeprefix('sha256:')}.json"
+    record = json.loads(verdict_file.read_text())
+    assert record["verdict"]["run_id"] == report["run_id"] and len(record["verdict"]["report_sha256"]) == 64
+    assert set(record["verdict"]["key"]) == {"suite", "waivers", "settings", "checks"}
+    assert len(record["signature"]["value"]) == 88 and len(record["signature"]["key_id"]) == 64
 
 
 def test_no_verify_leaves_the_image_unverified(cli, shared_project):

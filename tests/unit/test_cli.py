@@ -5,6 +5,13 @@ import pytest
 from bakery.errors import ExitStatus
 
 
+def fixture_services(project) -> str:
+    """The services of the fixture's bakery.yml, as the unknown-service hint lists them (sorted)."""
+    import yaml
+
+    return ", ".join(sorted(yaml.safe_load((project / "bakery.yml").read_text())["services"]))
+
+
 def test_version(cli):
     result = cli("--version")
     assert result.rc == 0 and result.out.startswith("bakery ")
@@ -14,7 +21,7 @@ def test_unknown_service_is_a_one_line_config_error(cli, fixture_project):
     result = cli("-C", fixture_project, "build", "nope")
     assert result.rc == ExitStatus.CONFIG
     assert result.err.strip().splitlines() == [
-        "bakery: error: unknown service 'nope' (services in bakery.yml: broken, broken-service, dirty, layered, missing-role, tiny, unsettled, web)"
+        f"bakery: error: unknown service 'nope' (services in bakery.yml: {fixture_services(fixture_project)})"
     ]
     assert not (fixture_project / ".bakery").exists()
 
@@ -57,9 +64,25 @@ def test_unknown_target(cli, fixture_project):
     assert "unknown target 'gcp'" in result.err
 
 
-def test_bad_usage_exits_2(cli):
-    assert cli("build", "--jobs", "0").rc == ExitStatus.USAGE
+def test_bad_usage_exits_usage_which_is_not_plans_would_rebuild(cli):
+    """A typo must fail `bakery plan || test $? -eq 2`: usage errors exit 64, never 2."""
+    assert cli("build", "--jobs", "0").rc == ExitStatus.USAGE == 64
     assert cli("verify").rc == ExitStatus.USAGE
+    assert cli("plan", "--typo").rc == ExitStatus.USAGE
+
+
+def test_every_exit_code_means_one_thing():
+    codes = [status.value for status in ExitStatus]
+    assert len(codes) == len(set(codes)) == len(ExitStatus.__members__)  # no aliases (@unique)
+    assert ExitStatus.USAGE != ExitStatus.PLAN_WOULD_REBUILD == 2
+
+
+def test_plan_errors_keep_their_own_exit_code(cli, fixture_project):
+    result = cli("-C", fixture_project, "plan", "no-such-service")
+    assert result.rc == ExitStatus.CONFIG
+    assert result.err.strip().splitlines() == [
+        f"bakery: error: unknown service 'no-such-service' (services in bakery.yml: {fixture_services(fixture_project)})"
+    ]
 
 
 def test_build_without_a_service_says_what_to_do(cli, fixture_project):

@@ -1,7 +1,10 @@
 """The CI pipelines call bakery commands only, in the promised order, with prod manual."""
 
+import re
+
 import yaml
 
+from bakery.errors import ExitStatus
 from helpers import REPO
 
 STAGES = ["role-tests", "bake", "verify", "deploy-dev", "deploy-staging", "deploy-prod"]
@@ -41,3 +44,10 @@ def test_github_workflow():
         assert downloads == [{"name": f"bakery-state-{previous}", "path": ".bakery"}]
         uploads = [s["with"] for s in jobs[previous]["steps"] if s.get("uses", "").startswith("actions/upload-artifact")]
         assert uploads[0]["name"] == f"bakery-state-{previous}" and uploads[0]["include-hidden-files"] is True
+
+
+def test_pipelines_let_only_plans_would_rebuild_through():
+    """`bakery plan X || test $? -eq N`: N is plan's "would rebuild" and nothing else (not a usage error)."""
+    for path in (REPO / ".gitlab-ci.yml", REPO / ".github" / "workflows" / "bake.yml"):
+        allowed = re.findall(r"bakery plan .*\|\| test \$\? -eq (\d+)", path.read_text())
+        assert allowed and {ExitStatus(int(code)) for code in allowed} == {ExitStatus.PLAN_WOULD_REBUILD}, path

@@ -1,0 +1,40 @@
+"""`bakery plan`: which services would rebuild and why; exit 2 when any would (terraform's -detailed-exitcode)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bakery.commands import AppContext, Result, line
+from bakery.errors import ExitStatus
+
+
+@dataclass(frozen=True)
+class Plan(Result):
+    entries: list  # bakery.plan.PlanEntry
+
+    def to_json(self):
+        return [e.as_dict() for e in self.entries]
+
+    def render(self, out, err):
+        for entry in self.entries:
+            line(out, f"{entry.service}: {entry.status} ({entry.fingerprint[:12]})")
+            for change in entry.changes:
+                line(out, f"    {change}")
+
+    @property
+    def exit_status(self) -> ExitStatus:
+        from bakery import plan
+
+        rebuild = any(e.status != plan.UP_TO_DATE for e in self.entries)
+        return ExitStatus.PLAN_WOULD_REBUILD if rebuild else ExitStatus.OK
+
+
+def plan(app: AppContext, services: list[str], all_services: bool = False, target: str | None = None) -> Plan:
+    from bakery import plan as planning
+
+    project = app.load()
+    target_impl = app.target(project, target)
+    names = list(project.services) if all_services or not services else services
+    for name in names:
+        project.service(name)  # unknown names fail before any work
+    return Plan([planning.plan_service(project, name, target_impl) for name in names])

@@ -1,0 +1,90 @@
+"""Verdict signing and systemd health parsing: pure functions, in-memory inputs."""
+
+import json
+
+import pytest
+
+from bakery import catalog, keys, systemd
+
+
+@pytest.fixture(autouse=True)
+def own_key_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    monkeypatch.delenv(keys.SIGNING_KEY_ENV, raising=False)
+
+
+def verdict(**changes) -> catalog.Verdict:
+    fields = dict(service="tiny", image="localhost/bakery/tiny:abc", image_id="sha256:" + "a" * 64, fingerprint="f" * 64,
+                  verdict="passed", key={"suite": "s", "waivers": "w", "settings": "x", "checks": "2"},
+                  report_sha256="", run_id="r1", at=1.0, bakery_version="0.1.0")
+    return catalog.Verdict(**{**fields, **changes})
+
+
+def test_the_machine_key_is_private_and_made_once(tmp_path):
+    first = keys.public_pem()
+    key_file = keys.keys_dir() / keys.PRIVATE_NAME
+    assert key_file.stat().st_mode & 0o777 == 0o600 and keys.keys_dir().stat().st_mode & 0o777 == 0o700
+    assert keys.public_pem() == first and first.startswith("-----BEGIN PUBLIC KEY-----")
+
+
+def test_a_signature_holds_only_for_the_same_payload_and_a_trusted_key(tmp_path, monkeypatch):
+    payload = {"image_id": "x", "verdict": "failed"}
+    signature = keys.sign(payload)
+    assert keys.check(payload, signature, keys.trusted_keys()) == ""
+    assert "does not match" in keys.check({**payload, "verdict": "passed"}, signature, keys.trusted_keys())
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "other-machine"))
+    assert "not a trusted key" in keys.check(payload, signature, keys.trusted_keys())
+
+
+def test_a_recorded_verdict_reads_back_and_goes_stale_when_the_key_changes(tmp_path):
+    state = tmp_path / ".bakery"
+    report = b'{"verdict": "passed"}'
+    import hashlib
+
+    v = verdict(report_sha256=hashlib.sha256(report).hexdigest())
+    catalog.record_verdict(state, v, report)
+    trusted = keys.trusted_keys()
+    assert catalog.verdict_state(state, v.image_id, lambda _: v.key, trusted).status == "passed"
+    stale = catalog.verdict_state(state, v.image_id, lambda _: {**v.key, "suite": "edited"}, trusted)
+    assert stale.status == "stale" and stale.changed == ("suite",)
+    other = catalog.verdict_state(state, "sha256:" + "b" * 64, None, trusted)
+    assert other.status == "unverified" and other.problem == ""  # no record at all
+
+
+def test_a_report_changed_after_signing_makes_the_verdict_unverified(tmp_path):
+    state = tmp_path / ".bakery"
+    import hashlib
+
+    v = verdict(report_sha256=hashlib.sha256(b"{}").hexdigest())
+    catalog.record_verdict(state, v, b"{}")
+    catalog.report_path(state, v.image_id).write_text('{"edited": true}')
+    found = catalog.verdict_state(state, v.image_id, None, keys.trusted_keys())
+    assert found.status == "unverified" and "was changed after the verdict was signed" in found.problem
+
+
+def test_restart_counts_are_read_per_block_whatever_the_property_order():
+    shown = ["NRestarts=0", "Id=ok.service", "", "NRestarts=4", "Id=loop.service", "", "Id=none.service"]
+    assert systemd._restart_counts(shown) == {"ok.service": 0, "loop.service": 4}
+
+
+def test_health_of_a_script_answer():
+    out = "\n".join(["@@bakery@@ state", "running", "@@bakery@@ jobs", "@@bakery@@ units",
+                     "crash.service loaded activating auto-restart Crashes", "@@bakery@@ restarts",
+                     "NRestarts=2", "Id=crash.service", "", "NRestarts=1", "Id=flaky.service", ""])
+    health = systemd.read_health(lambda script: out if "@@bakery@@ state" in script else "last line\n")
+    assert not health.ok and health.state == "running"
+    assert [(f.unit, f.problem) for f in health.findings] == [("crash.service", "waiting to restart"),
+                                                             ("flaky.service", "restarted 1 time(s) since boot")]
+    assert health.findings[0].journal == ("last line",)
+    assert systemd.Health("running").ok
+
+
+def test_keys_export_prints_the_key_that_signs(cli, tmp_path):
+    result = cli("keys", "export", "--json")
+    assert result.rc == 0, result.err
+    exported = result.json()
+    assert exported["public_key"] == keys.public_pem()
+    payload = {"image_id": "x"}
+    (tmp_path / "trusted.pem").write_text(exported["public_key"])
+    assert keys.check(payload, keys.sign(payload), [keys.load_public(tmp_path / "trusted.pem", "test")]) == ""
+    assert cli("keys", "export").out == exported["public_key"]
