@@ -64,11 +64,10 @@ def test_truncated_inputs_record(project_copy):
     data["services"]["tiny"]["variables"]["motd_text"] = "changed"
     config.write_text(yaml.safe_dump(data, sort_keys=False))
     result = bakery(project_copy, "plan", "tiny")
-    assert result.returncode == ExitStatus.ERROR  # every error of plan is 1 (terraform plan's convention)
+    assert result.returncode == ExitStatus.PLAN_WOULD_REBUILD  # an unreadable record is a warning, not an error
     assert "Traceback" not in result.stderr
-    line = result.stderr.strip().splitlines()[-1]
-    assert line.startswith("bakery: error: inputs record ") and " is damaged (" in line
-    assert any(str(path) in line for path in inputs)
+    warning = result.stderr.strip().splitlines()[-1]
+    assert warning.startswith("bakery: warning: ") and any(str(path) in warning for path in inputs)
 
 
 def test_empty_verdict_record_names_the_file(project_copy):
@@ -78,7 +77,7 @@ def test_empty_verdict_record_names_the_file(project_copy):
     image_id = images[0]["image_id"].removeprefix("sha256:")
     (verdicts / f"{image_id}.json").write_text("")
     result = bakery(project_copy, "deploy", "tiny", "--env", "dev")
-    assert result.returncode == ExitStatus.CONFIG, result.stderr
-    assert result.stderr.strip().splitlines() == [
-        f"bakery: error: verdict record {verdicts / (image_id + '.json')} is damaged (empty)"
-        " (remove it and run bakery verify again)"]
+    assert result.returncode == ExitStatus.GATE_REFUSED, result.stderr  # not trusted: unverified
+    assert "Traceback" not in result.stderr
+    assert any(line.startswith("bakery: warning: ") and str(verdicts / (image_id + ".json")) in line
+               for line in result.stderr.splitlines())
