@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import json
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from bakery import __version__, canary, catalog, layers, locks, packer, proc, seal
+from bakery import __version__, canary, catalog, extravars, layers, locks, packer, private, proc, seal
 from bakery.config import Project
 from bakery.errors import BuildFailed, VerifyFailed
 from bakery.events import EventReader, TaskEvent, callback_env
@@ -85,7 +83,7 @@ def build_service(project: Project, service_name: str, target_name: str, options
                        events=EventReader(run.events_dir))
     names = [s.name for s in stages]
     try:
-        with locks.held(project.state_dir(), f"service-{service_name}", reporter.info):
+        with locks.held(project.state_dir(), f"service-{service_name}", reporter.info, run.run_id):
             run_stages(stages, ctx)
     except BaseException as exc:
         run.write_json("result.json", {**_result(ctx, names).as_dict(), "error": str(exc) or type(exc).__name__})
@@ -125,8 +123,8 @@ def stage_bake(ctx: BuildContext) -> None:
             return
         ctx.reporter.info(f"rebaking: {existing.ref} is {verdict.describe()} and a canary of its bake is not on this"
                           " machine, so it could never pass verification")
-    with tempfile.TemporaryDirectory(prefix="bakery-vars-") as private:
-        extra_vars = write_extra_vars(ctx, Path(private))
+    with private.private_dir(ctx.run.run_id, "vars") as private_vars:
+        extra_vars = write_extra_vars(ctx, private_vars)
         sealed = ctx.project.service(ctx.service_name).seal
         steps = plan_role_layers(ctx, sealed)
         if steps is None:
@@ -206,11 +204,10 @@ class PackerJob:
 
 
 def write_extra_vars(ctx: BuildContext, private_dir: Path) -> Path:
-    """The playbook's extra vars (which may hold secrets), in a private temp dir outside the run dir."""
-    extra_vars = private_dir / "extra-vars.json"
-    extra_vars.touch(mode=0o600)
-    extra_vars.write_text(json.dumps(playbook_extra_vars(ctx)))
-    return extra_vars
+    """The playbook's extra vars (which may hold secrets), in the run's private dir outside the run dir;
+    never templated by Ansible unless the service lists the variable in templated_variables."""
+    templated = ctx.project.service(ctx.service_name).templated_variables
+    return extravars.write(private_dir / "extra-vars.yml", playbook_extra_vars(ctx), templated)
 
 
 def run_packer(ctx: BuildContext, job: PackerJob, extra_vars: Path) -> dict:
@@ -285,6 +282,7 @@ def image_labels(ctx: BuildContext) -> dict[str, str]:
         "bakery.build-time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "bakery.version": __version__,
         "bakery.run-id": ctx.run.run_id,
+        "bakery.project": ctx.project.identity,
     }
 
 

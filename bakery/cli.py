@@ -6,9 +6,7 @@ The one error boundary is main(): library code and commands raise, only main() p
 from __future__ import annotations
 
 import logging
-import signal
 import sys
-import threading
 import traceback
 from pathlib import Path
 from typing import Annotated, Optional
@@ -309,8 +307,9 @@ def main(argv: list[str] | None = None) -> int:
         rc = command.main(args=args, prog_name="bakery", standalone_mode=False)
         return rc if isinstance(rc, int) else ExitStatus.OK
     except (typer.Abort, KeyboardInterrupt):
+        from bakery import interrupts
         print("bakery: interrupted", file=sys.stderr)
-        return ExitStatus.INTERRUPTED
+        return interrupts.exit_status()
     except BakeryError as exc:
         _report(exc, exc.one_line())
         return exc.exit_status
@@ -331,11 +330,9 @@ def _is_usage_error(exc: Exception) -> bool:
 
 
 def install_interrupt_handlers() -> None:
-    """SIGINT and SIGTERM both raise KeyboardInterrupt, even when started with SIGINT ignored (`cmd &`)."""
-    if threading.current_thread() is not threading.main_thread():
-        return
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    """SIGINT, SIGTERM and SIGHUP raise KeyboardInterrupt (bakery/interrupts.py), even when started with SIGINT ignored."""
+    from bakery import interrupts
+    interrupts.install()
 
 
 class _WarningLines(logging.Handler):

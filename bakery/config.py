@@ -115,10 +115,21 @@ class Service(Strict):
     secrets: dict[str, str] = Field(
         {}, description="extra vars read from environment variables at build time: {var: ENV_NAME}; never"
         " written to the run dir, and verification fails if a value shows up in the image or the logs")
+    templated_variables: list[str] = Field(
+        [], description="variables Ansible may template ({{ ... }} in their values is evaluated); every other"
+        " variable and every secret reaches Ansible as an unsafe value, taken verbatim")
     verify: Verify = Verify()
     deploy: DeploySettings = DeploySettings()
     seal: bool = Field(True, description="seal the image after the last role (host keys, machine id, apt lists, "
                                          "histories, logs; first-boot host keys); false: the hygiene checks decide")
+
+    @model_validator(mode="after")
+    def _templated_are_variables(self) -> Service:
+        unknown = [name for name in self.templated_variables if name not in self.variables]
+        if unknown:
+            raise ValueError(f"templated_variables: {', '.join(unknown)} not among the variables"
+                             " (secrets are never templated)")
+        return self
 
 
 class Environment(Strict):
@@ -213,6 +224,13 @@ class Project(Strict):
     def state_dir(self) -> Path:
         return self._root / ".bakery"
 
+    @property
+    def identity(self) -> str:
+        """This project on this machine (its resolved root), as images label it: bakery.project."""
+        import hashlib
+
+        return hashlib.sha256(str(self._root.resolve()).encode()).hexdigest()[:16]
+
 
 def find_root(start: Path) -> Path:
     """The nearest directory at or above start that holds bakery.yml."""
@@ -236,7 +254,7 @@ def load_project(start: Path) -> Project:
 
 def parse_project(text: str, *, source: str) -> Project:
     try:
-        data = yamltext.safe_load(text)
+        data = yamltext.safe_load_unique(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark else ""
@@ -274,18 +292,31 @@ def _allowed_keys_hint(loc: tuple) -> str:
 
 
 def check_paths(project: Project, *, source: str) -> None:
-    """Every path the config names must exist; report the first that does not."""
+    """Every path the config names must exist inside the project (symlinks resolved); report the first that does not."""
     for name, service in project.services.items():
         _require(project, service.playbook, f"services.{name}.playbook", source)
         if service.app is not None:
             _require(project, service.app, f"services.{name}.app", source)
+        if service.verify.suite is not None:
+            _inside(project, service.verify.suite, f"services.{name}.verify.suite", source)
+    for name, env in project.environments.items():
+        if env.tfvars is not None:
+            _inside(project, env.tfvars, f"environments.{name}.tfvars", source)
     if project.build.packer_template is not None:
         _require(project, project.build.packer_template, "build.packer_template", source)
 
 
 def _require(project: Project, relative: str, field: str, source: str) -> None:
+    _inside(project, relative, field, source)
     if not project.path(relative).exists():
         raise ConfigError(f"{source}: {field}: '{relative}' does not exist", hint="fix the path or create it")
+
+
+def _inside(project: Project, relative: str, field: str, source: str) -> None:
+    """A path of the config must stay inside the project once symlinks are resolved (`../../etc/ssh` does not)."""
+    if not project.path(relative).is_relative_to(project.root.resolve()):
+        raise ConfigError(f"{source}: {field}: '{relative}' resolves to {project.path(relative)}, outside the project",
+                          hint=f"use a path inside {project.root}")
 
 
 def json_schema() -> dict:

@@ -10,6 +10,7 @@ from importlib.metadata import version as package_version
 from pathlib import Path
 
 from bakery import packer, proc
+from bakery.config import CONFIG_NAME
 from bakery.errors import BakeryError
 
 MIN_FREE_BYTES = 5 * 1024**3
@@ -86,9 +87,26 @@ def check_disk(path: Path) -> Callable[[], Check]:
     return check
 
 
+def check_orphans(project_root: Path) -> Callable[[], Check]:
+    """What dead runs of the project left (the list `bakery gc --orphans` removes). Reported, never a failure."""
+    def check() -> Check:
+        from bakery import config, gc
+        try:
+            found = gc.plan_local_orphans(config.load_project(project_root))
+        except BakeryError as exc:
+            return Check("orphans", True, f"not checked: {exc.message}")
+        if not found:
+            return Check("orphans", True, "none left by dead runs")
+        listed = "; ".join(f"{a.kind} {a.ref}" for a in found)
+        return Check("orphans", True, f"{len(found)} left by dead runs (remove: bakery gc --orphans): {listed}")
+    return check
+
+
 def run_checks(project_root: Path) -> list[Check]:
     checks = [check_podman, check_tool("runc"), check_packer, check_python_packages, check_tool("mmdebstrap"),
               check_tool("ssh"), check_disk(project_root)]
+    if (project_root / CONFIG_NAME).is_file():
+        checks.append(check_orphans(project_root))
     return [c() for c in checks]
 
 

@@ -19,8 +19,10 @@ class ExitStatus(IntEnum):
     DEPLOY_FAILED = 9  # new replicas/instances never got healthy; the old ones keep serving
     REFRESH_CANCELLED = 10  # aws: the instance refresh was cancelled
     REFRESH_ROLLED_BACK = 11  # aws: the instance refresh failed and rolled back
+    DEGRADED = 12  # status: fewer healthy replicas than deployed, or orphaned replicas
     USAGE = 64  # bad command-line usage: a missing argument, a bad option value (EX_USAGE of sysexits.h)
-    INTERRUPTED = 130  # Ctrl-C / SIGINT
+    HANGUP = 129  # SIGHUP: the terminal closed (same teardown as SIGTERM)
+    INTERRUPTED = 130  # Ctrl-C / SIGINT or SIGTERM
 
 
 class BakeryError(Exception):
@@ -63,6 +65,10 @@ class RoleTestsFailed(BakeryError):
 
 class DeployFailed(BakeryError):
     exit_status = ExitStatus.DEPLOY_FAILED
+
+
+class Degraded(BakeryError):
+    exit_status = ExitStatus.DEGRADED
 
 
 class Interrupted(BakeryError):

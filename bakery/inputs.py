@@ -64,6 +64,8 @@ def service_inputs(
         inputs.append(tree_input("app", service.app, project.path(service.app)))
     if service.seal:
         inputs.append(seal.seal_input())
+    if service.templated_variables:
+        inputs.append(values_input("variables", "templated", dict.fromkeys(sorted(service.templated_variables), True)))
     return inputs
 
 

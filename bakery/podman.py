@@ -9,11 +9,27 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from bakery import proc
-from bakery.errors import CommandFailed, PrerequisiteError
+from bakery.errors import CommandFailed, ExitStatus, PrerequisiteError
+
+
+class PodmanFailed(CommandFailed):
+    """A podman command failed: podman is not working as bakery needs (exit 4, like a missing podman)."""
+
+    exit_status = ExitStatus.PREREQ
+
+    def __init__(self, result: proc.CommandResult):
+        super().__init__(result)
+        self.message = f"podman is not working (exit {result.rc}): {result.display()}: {result.tail()}"
+        self.hint = "run ./run bakery doctor"
+        self.args = (self.one_line(),)
 
 
 def podman(*args: str, check: bool = True, timeout: float | None = 300) -> proc.CommandResult:
-    return proc.run(["podman", *args], check=check, timeout=timeout)
+    """podman ARGS through the subprocess seam; with check, a failure raises PodmanFailed (exit 4)."""
+    result = proc.run(["podman", *args], check=False, timeout=timeout)
+    if check and not result.ok:
+        raise PodmanFailed(result)
+    return result
 
 
 def ensure_working(*, deep: bool = True) -> None:
@@ -42,7 +58,7 @@ def find_image(ref: str) -> dict | None:
         return json.loads(result.stdout)[0]
     if "image not known" in result.stderr or "no such image" in result.stderr.lower():
         return None
-    raise CommandFailed(result)
+    raise PodmanFailed(result)
 
 
 def image_labels(inspect: dict) -> dict[str, str]:

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
 
-from bakery.errors import CommandFailed, Interrupted, PrerequisiteError
+from bakery import interrupts
+from bakery.errors import CommandFailed, PrerequisiteError
 
 INTERRUPT_GRACE_S = 90.0
 POLL_INTERVAL_S = 0.2
@@ -136,6 +137,93 @@ def background(argv: Sequence[str], *, log_path: Path, env: Mapping[str, str] | 
         finally:
             if child.poll() is None:
                 _terminate(child)
+            _reaped(child)
+
+
+class Supervisor:
+    """bakery's side of the watchman (bakery/supervisor.py) that stops every process group bakery
+    started, removes the run's private dirs and only then lets go of its locks, when bakery dies.
+
+    Started lazily with the first external command; best effort: when it cannot run, each
+    direct child still gets SIGTERM from the kernel when bakery dies (PR_SET_PDEATHSIG).
+    """
+
+    def __init__(self) -> None:
+        self._channel = None
+        self._owner_pid = 0
+        self.process: subprocess.Popen | None = None
+
+    def _connected(self):
+        if self._channel is not None and self._owner_pid == os.getpid():
+            return self._channel
+        import socket
+
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        script = Path(__file__).with_name("supervisor.py")
+        try:
+            self.process = subprocess.Popen([sys.executable, "-I", "-S", str(script), str(theirs.fileno())],
+                                            pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL,
+                                            start_new_session=True)
+        except OSError:
+            ours.close()
+            return None
+        finally:
+            theirs.close()
+        self._channel, self._owner_pid = ours, os.getpid()
+        return ours
+
+    def _send(self, message: str, fds: Sequence[int] = ()) -> None:
+        channel = self._connected()
+        if channel is None:
+            return
+        import socket
+
+        try:
+            socket.send_fds(channel, [message.encode()], list(fds))
+        except OSError:
+            pass  # the watchman is gone: the kernel's parent-death signal still applies
+
+    def watch_group(self, pgid: int) -> None:
+        self._send(f"+{pgid}")
+
+    def forget_group(self, pgid: int) -> None:
+        if self._channel is not None:
+            self._send(f"-{pgid}")
+
+    def hold_lock(self, name: str, fd: int) -> None:
+        self._send(f"L{name}", [fd])
+
+    def release_lock(self, name: str) -> None:
+        if self._channel is not None:
+            self._send(f"U{name}")
+
+    def remove_on_death(self, path: Path) -> None:
+        self._send(f"D{path}")
+
+    def removed(self, path: Path) -> None:
+        if self._channel is not None:
+            self._send(f"d{path}")
+
+
+SUPERVISOR = Supervisor()
+PR_SET_PDEATHSIG = 1
+_prctl = None
+
+
+def _die_with_parent(parent_pid: int) -> Callable[[], None]:
+    """Runs in the child between fork and exec: SIGTERM when bakery dies (and at once if it already has)."""
+    global _prctl
+    if _prctl is None:
+        import ctypes
+
+        _prctl = ctypes.CDLL(None, use_errno=True).prctl
+
+    def in_child() -> None:
+        _prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+        if os.getppid() != parent_pid:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    return in_child
 
 
 class _output_files:
@@ -165,6 +253,7 @@ def _spawn(argv, env, cwd, out, err, stdin_data) -> subprocess.Popen:
             stdout=out,
             stderr=err,
             start_new_session=True,
+            preexec_fn=_die_with_parent(os.getpid()),
         )
     except FileNotFoundError:
         raise PrerequisiteError(
@@ -173,7 +262,14 @@ def _spawn(argv, env, cwd, out, err, stdin_data) -> subprocess.Popen:
     if stdin_data is not None:
         proc.stdin.write(stdin_data.encode())
         proc.stdin.close()
+    SUPERVISOR.watch_group(proc.pid)
     return proc
+
+
+def _reaped(proc: subprocess.Popen) -> None:
+    """The child has exited and was waited for: its group is no longer the watchman's business."""
+    if proc.returncode is not None:
+        SUPERVISOR.forget_group(proc.pid)
 
 
 def _wait(proc: subprocess.Popen, timeout: float | None, on_poll) -> int:
@@ -191,8 +287,9 @@ def _wait(proc: subprocess.Popen, timeout: float | None, on_poll) -> int:
                         return proc.returncode
     except KeyboardInterrupt:
         _interrupt(proc)
-        raise Interrupted(f"interrupted; '{Path(proc.args[0]).name}' was stopped") from None
+        raise interrupts.interrupted(f"interrupted; '{Path(proc.args[0]).name}' was stopped") from None
     finally:
+        _reaped(proc)
         if on_poll is not None:
             on_poll()
 
@@ -287,6 +384,7 @@ def run_parallel(commands: Sequence[Sequence[str]], *, jobs: int, log_paths: Seq
                 running[index] = (_spawn(argv, env, cwd, out, err, None), time.monotonic(), out, err)
             for index, (process, started, out, err) in list(running.items()):
                 if process.poll() is not None:
+                    _reaped(process)
                     results[index] = CommandResult(tuple(str(a) for a in commands[index]), process.returncode,
                                                    _read_back(out), _read_back(err, _OUTPUT_KEEP_BYTES),
                                                    round(time.monotonic() - started, 3))
@@ -302,5 +400,6 @@ def run_parallel(commands: Sequence[Sequence[str]], *, jobs: int, log_paths: Seq
                 process.wait(timeout=INTERRUPT_GRACE_S)
             except (subprocess.TimeoutExpired, KeyboardInterrupt):
                 _terminate(process)
-        raise Interrupted(f"interrupted; {len(running)} running command(s) were stopped") from None
+            _reaped(process)
+        raise interrupts.interrupted(f"interrupted; {len(running)} running command(s) were stopped") from None
     return [results[i] for i in range(len(commands))]

@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass
 
 from bakery import deploy
 from bakery.commands import AppContext, Result, line
+from bakery.errors import Degraded
 from bakery.rundir import RunDir
 
 
@@ -43,6 +44,12 @@ class Status(Result):
         line(out, deploy.deployment_line(self.service, self.env, self.current) + self.fleet.heading)
         for text in self.fleet.lines:
             line(out, text)
+
+    def raise_for_status(self):
+        if self.fleet.degraded:
+            raise Degraded(f"{self.service} in {self.env} is degraded: {self.fleet.degraded}",
+                           hint=f"bakery deploy {self.service} --env {self.env} restores it;"
+                                " bakery gc --orphans removes orphans")
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,6 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 from bakery.commands import AppContext, Result, line
-from bakery.errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -23,6 +22,7 @@ class GcRequest:
 class LocalGc(Result):
     actions: list  # bakery.gc.GcAction
     dry_run: bool
+    orphans: bool = False  # the lines name each item's kind (container, image, layer, private-dir, lock)
 
     def to_json(self):
         return [asdict(a) for a in self.actions]
@@ -30,7 +30,8 @@ class LocalGc(Result):
     def render(self, out, err):
         for item in self.actions:
             if item.action != "keep":
-                line(out, f"{'would remove' if self.dry_run else item.action:<13} {item.ref}  ({item.reason})")
+                kind = f"{item.kind} " if self.orphans else ""
+                line(out, f"{'would remove' if self.dry_run else item.action:<13} {kind}{item.ref}  ({item.reason})")
         kept = sum(a.action == "keep" for a in self.actions)
         line(err, f"{kept} kept, {len(self.actions) - kept} {'to remove' if self.dry_run else 'removed or in use'}")
 
@@ -59,9 +60,10 @@ def gc_local(app: AppContext, project, request: GcRequest) -> LocalGc:
     from bakery import gc
 
     if request.orphans:
-        raise ConfigError("--orphans is for the aws target", hint="local leftovers: podman ps -a --filter label=bakery.run-id")
-    actions = gc.plan_local_gc(request.keep, list(request.services) or None)
-    return LocalGc(actions if request.dry_run else gc.apply(actions), request.dry_run)
+        actions = gc.plan_local_orphans(project)
+    else:
+        actions = gc.plan_local_gc(request.keep, list(request.services) or None, project)
+    return LocalGc(actions if request.dry_run else gc.apply(actions), request.dry_run, request.orphans)
 
 
 def gc_aws(app: AppContext, project, request: GcRequest) -> AwsGc:

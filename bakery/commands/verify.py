@@ -35,6 +35,7 @@ def verify(app: AppContext, request: VerifyRequest) -> Verified:
     from bakery import verify as verification
 
     project = app.load()
+    project.service(request.service)  # an unknown service fails before a run dir exists
     run = RunDir.create(project.state_dir(), "verify")
     target = app.target(project, request.target)
     with run.recording():

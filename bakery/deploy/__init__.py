@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING
 
+from bakery import catalog, statefile
 from bakery.config import Environment, Project
 from bakery.envs import load_hcl
 from bakery.errors import ConfigError, GateRefused
@@ -63,8 +64,8 @@ def read_sizing(project: Project, env: str) -> Sizing:
 
 
 def current_deployment(project: Project, service: str, env: str) -> Deployment | None:
-    path = StateDir(project.state_dir()).deployment(service, env)
-    return Deployment(**json.loads(path.read_text())) if path.exists() else None
+    return statefile.read_json(StateDir(project.state_dir()).deployment(service, env), "deployment record",
+                               lambda d: Deployment(**d), hint=f"remove it and run bakery deploy {service} --env {env} again")
 
 
 def record_deployment(project: Project, deployment: Deployment) -> None:
@@ -131,7 +132,19 @@ def check_gates(project: Project, service: str, env: str, image: ImageRecord, ap
                 f"{env} needs a healthy {settings.after} deployment of {image.ref} first",
                 hint=f"run bakery deploy {service} --env {settings.after} --image {image.ref}",
             )
+        if target.name == "local":
+            check_live(DeployContext(project, service, settings.after, target, records), previous)
     check_approval(project, env, approve, "deploying to")
+
+
+def check_live(ctx: DeployContext, deployment: Deployment) -> None:
+    """local: the recorded deployment of env must be healthy now (its replicas probed), not only at deploy time."""
+    from bakery.deploy import local
+
+    health = local.env_health(deployment, local.status_local(ctx))
+    if health.healthy < health.desired:
+        raise GateRefused(f"{ctx.env} is not healthy now: {health.describe()}",
+                          hint=f"see bakery status {ctx.service} --env {ctx.env}; deploying to {ctx.env} again restores it")
 
 
 def check_approval(project: Project, env: str, approve: bool, doing: str) -> None:
@@ -219,6 +232,7 @@ class FleetStatus:
     data: dict
     lines: list[str] = field(default_factory=list)
     heading: str = ""  # appended to the deployment line, e.g. the auto scaling group
+    degraded: str = ""  # local: why the environment is degraded now ("" when it is not)
 
 
 class Deployer(ABC):

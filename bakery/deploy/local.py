@@ -43,6 +43,35 @@ class ReplicaStatus:
     state: str
     healthy: bool
     detail: str
+    deploy_id: str = ""
+
+
+@dataclass(frozen=True)
+class EnvHealth:
+    """An environment now: the recorded deployment's replicas against what runs and answers."""
+
+    desired: int
+    running: int
+    healthy: int
+    orphans: list[str]  # replicas of no recorded deployment (a killed or failed deploy left them)
+
+    @property
+    def degraded(self) -> bool:
+        return self.healthy < self.desired or bool(self.orphans)
+
+    def describe(self) -> str:
+        orphans = f", {len(self.orphans)} orphan(s): {', '.join(self.orphans)}" if self.orphans else ""
+        return f"{self.healthy} of {self.desired} replica(s) healthy, {self.running} running{orphans}"
+
+
+def env_health(deployment: Deployment | None, replicas: list[ReplicaStatus]) -> EnvHealth:
+    """Count the deployment's replicas (by its run id) that run and answer healthy now."""
+    run_id = deployment.run_id if deployment else None
+    members = [r for r in replicas if r.deploy_id == run_id]
+    return EnvHealth(desired=deployment.replicas if deployment else 0,
+                     running=sum(r.state == "running" for r in members),
+                     healthy=sum(r.healthy for r in members),
+                     orphans=[r.name for r in replicas if r.deploy_id != run_id])
 
 
 def resource_limits(instance_type: str) -> list[str]:
@@ -90,9 +119,12 @@ class LocalDeployer(Deployer):
 
     def status(self, ctx: DeployContext) -> FleetStatus:
         replicas = status_local(ctx)
-        return FleetStatus({"replicas": [asdict(r) for r in replicas]}, [
-            f"  {r.name:<40} {r.fingerprint[:12]:<13} {'healthy' if r.healthy else 'UNHEALTHY':<10} {r.url}  {r.detail}"
-            for r in replicas])
+        health = env_health(ctx.records.current(ctx.service, ctx.env), replicas)
+        return FleetStatus(
+            {"replicas": [asdict(r) for r in replicas], "health": {**asdict(health), "degraded": health.degraded}},
+            [f"  {r.name:<40} {r.fingerprint[:12]:<13} {'healthy' if r.healthy else 'UNHEALTHY':<10} {r.url}  {r.detail}"
+             + ("  (orphan)" if r.name in health.orphans else "") for r in replicas],
+            heading=f": {health.describe()}", degraded=health.describe() if health.degraded else "")
 
     def destroy(self, ctx: DeployContext, approve: bool) -> str:
         removed = podman.remove_containers(*replica_filters(ctx.service, ctx.env))
@@ -171,6 +203,6 @@ def status_local(ctx: DeployContext) -> list[ReplicaStatus]:
         replica = _replica(container, settings.port)
         healthy, detail = probe(replica.url, settings.health_path, replica.fingerprint) if replica.url else (False, "no port")
         statuses.append(ReplicaStatus(replica.name, replica.url, replica.fingerprint, container.get("State", ""),
-                                      healthy, detail))
+                                      healthy, detail, replica.deploy_id))
     return statuses
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import shlex
-import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -35,6 +34,7 @@ from bakery.aws.ssh import SshEndpoint, write_config
 from bakery.config import CONFIG_NAME, AwsSettings, Project, load_project
 from bakery.errors import BakeryError, BuildFailed, ConfigError
 from bakery.hygiene import HygieneResult
+from bakery.private import private_dir
 from bakery.rundir import RunDir
 from bakery.state import StateDir
 from bakery.systemd import Shell, wait_for_boot
@@ -181,10 +181,10 @@ class AwsTarget(Target):
         self.bind_run(run)
         record: dict = {"purpose": "verify", "ami": image.image_id}
         try:
-            with tempfile.TemporaryDirectory(prefix="bakery-ssh-") as private, translated_errors(), \
+            with private_dir(run.run_id, "ssh") as keys, translated_errors(), \
                     resources.removed_on_exit(self.conn, run.run_id, "verify", record):
-                instance_id, key = self._launch_verification_instance(image, run, Path(private), record)
-                with self._verify_endpoint(image, run, instance_id, key, Path(private), record) as ssh:
+                instance_id, key = self._launch_verification_instance(image, run, keys, record)
+                with self._verify_endpoint(image, run, instance_id, key, keys, record) as ssh:
                     yield Instance(instance_id, ssh.host_spec())
         finally:
             run.write_json("aws-verify.json", record)
@@ -260,10 +260,10 @@ class AwsTarget(Target):
         self.bind_run(run)
         conn, record = self.conn, {"purpose": "build"}
         try:
-            with tempfile.TemporaryDirectory(prefix="bakery-aws-") as private, translated_errors(), \
+            with private_dir(run.run_id, "aws") as keys, translated_errors(), \
                     resources.removed_on_exit(conn, run.run_id, "build", record), \
                     resources.imdsv2_required(conn, run.run_id, "build", record):
-                key = resources.create_key_pair(conn, run.run_id, "build", Path(private))
+                key = resources.create_key_pair(conn, run.run_id, "build", keys)
                 group = resources.create_security_group(conn, run.run_id, "build", self.caller_cidr())
                 record.update(key_pair=key.name, security_group=group, source_cidr=self.caller_cidr())
                 env = {"PKR_VAR_aws_ssh_keypair_name": key.name, "PKR_VAR_aws_ssh_private_key_file": str(key.path),

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import tempfile
 import time
 from collections.abc import Iterator
 from datetime import datetime
@@ -12,9 +11,10 @@ from functools import lru_cache
 from pathlib import Path
 
 from bakery import base as bases
-from bakery import packer, podman
+from bakery import packer, podman, private
 from bakery.aws.ssh import SshEndpoint, new_key_pair, write_config
 from bakery.config import Project
+from bakery.errors import BuildFailed
 from bakery.fingerprint import SHORT_LENGTH
 from bakery.rundir import RunDir
 from bakery.targets import container_ssh
@@ -25,6 +25,7 @@ IMAGE_REPOSITORY = "localhost/bakery"
 LABEL_SERVICE = "bakery.service"
 LABEL_FINGERPRINT = "bakery.fingerprint"
 LABEL_RUN_ID = "bakery.run-id"
+LABEL_PROJECT = "bakery.project"
 POLL_S = 0.2
 VERIFY_USER = "bakery-verify"
 # Run in the booted instance as root: does the image mean to be reached over SSH?
@@ -40,6 +41,15 @@ chmod 600 "/home/$1/.ssh/authorized_keys"
 printf '%s ALL=(ALL:ALL) NOPASSWD: ALL\\n' "$1" > "/etc/sudoers.d/$1"
 chmod 440 "/etc/sudoers.d/$1"
 """
+
+
+def owned_by(project: Project, labels: dict[str, str]) -> bool:
+    """An image is the project's when its label bakery.project says so; an image older than that
+    label when the run that made it is one of the project's runs."""
+    if LABEL_PROJECT in labels:
+        return labels[LABEL_PROJECT] == project.identity
+    run_id = labels.get(LABEL_RUN_ID, "")
+    return bool(run_id) and (project.state_dir() / "runs" / run_id / "run.json").is_file()
 
 
 def build_container(run_id: str) -> str:
@@ -58,6 +68,29 @@ class LocalTarget(Target):
     _runtime_checked = False
     _base_ref = ""
     _connection = "auto"  # build.local_connection of the project
+    _project: Project | None = None  # images of other projects are not this target's business
+    _project_id = ""
+
+    @classmethod
+    def create(cls, project: Project | None = None, **options) -> LocalTarget:
+        target = cls()
+        target._project, target._project_id = project, project.identity if project is not None else ""
+        return target
+
+    def is_ours(self, labels: dict[str, str], ref: str = "") -> bool:
+        """Another project's image is never reused, re-tagged, listed or verified. A project's own
+        tag (<fingerprint>-<project>) is its; the shared tag (<fingerprint>) by the image's labels."""
+        if self._project is None:
+            return True
+        tag = ref.rpartition(":")[2]
+        if "-" in tag:
+            return tag.endswith("-" + self._project_id[:8])
+        return owned_by(self._project, labels)
+
+    def _refs(self, service: str, fingerprint: str) -> list[str]:
+        """The shared name, then this project's own (used when another project's image holds the shared one)."""
+        shared = image_ref(service, fingerprint)
+        return [shared, f"{shared}-{self._project_id[:8]}"] if self._project_id else [shared]
 
     def ensure_prerequisites(self) -> None:
         """Cheap checks only: an up-to-date build runs no container (see _ensure_runtime)."""
@@ -84,22 +117,34 @@ class LocalTarget(Target):
         return {"base_image": base.ref}
 
     def find_image(self, service: str, fingerprint: str) -> ImageRecord | None:
-        ref = image_ref(service, fingerprint)
-        found = podman.find_image(ref)
-        record = self._record(found, ref) if found else None
-        return record if record and record.fingerprint == fingerprint else None
+        for ref in self._refs(service, fingerprint):
+            found = podman.find_image(ref)
+            record = self._record(found, ref) if found else None
+            if record and record.fingerprint == fingerprint and self.is_ours(record.labels, ref):
+                return record
+        return None
 
     def record_image(self, service: str, fingerprint: str, manifest_build: dict) -> ImageRecord:
-        ref = image_ref(service, fingerprint)
+        ref, *own = self._refs(service, fingerprint)
+        if own and not self._may_take_shared(ref, manifest_build["artifact_id"]):
+            ref = own[0]
         podman.tag(manifest_build["artifact_id"], ref)
         return self._record(podman.inspect_image(ref), ref)
+
+    def _may_take_shared(self, shared: str, artifact_id: str) -> bool:
+        """Whether the shared tag may name this image: the image is ours (not a layer another project
+        baked first, reused whole) and the tag does not name another project's image now."""
+        if not owned_by(self._project, podman.image_labels(podman.inspect_image(artifact_id))):
+            return False
+        holder = podman.find_image(shared)
+        return holder is None or owned_by(self._project, podman.image_labels(holder))
 
     def list_images(self, service: str | None = None) -> list[ImageRecord]:
         label = f"{LABEL_SERVICE}={service}" if service else LABEL_SERVICE
         records = {}  # podman lists an image once per tag: one record per reference
         for entry in podman.list_images(label):
             for name in entry.get("Names") or []:
-                if name.startswith(f"{IMAGE_REPOSITORY}/"):
+                if name.startswith(f"{IMAGE_REPOSITORY}/") and self.is_ours(entry.get("Labels") or {}, name):
                     records[name] = self._listed(entry, name)
         return sorted(records.values(), key=lambda r: r.created, reverse=True)
 
@@ -136,8 +181,8 @@ class LocalTarget(Target):
             yield SuiteHost(instance.host_spec, "podman", "the image has no sshd or no sudo")
             return
         log_path = run.path / "verify-ssh.log"
-        with tempfile.TemporaryDirectory(prefix="bakery-ssh-") as private:
-            endpoint, problem = _ssh_login(instance, Path(private), log_path)
+        with private.private_dir(run.run_id, "ssh") as keys:
+            endpoint, problem = _ssh_login(instance, keys, log_path)
             if endpoint is None:
                 yield SuiteHost("", "ssh", problem=problem)
                 return
@@ -156,11 +201,14 @@ class LocalTarget(Target):
     def build_session(self, run: RunDir) -> Iterator[dict[str, str]]:
         self._ensure_runtime()
         try:
-            with packer.docker_shim() as env, tempfile.TemporaryDirectory(prefix="bakery-conn-") as private:
+            with packer.docker_shim() as env, private.private_dir(run.run_id, "conn") as keys:
                 try:
-                    yield {**env, **self._connection_env(run, Path(private))}
+                    yield {**env, **self._connection_env(run, keys)}
+                except BuildFailed:
+                    podman.ensure_working(deep=False)  # a podman that broke under Packer: exit 4, not 5
+                    raise
                 finally:
-                    container_ssh.close_master(Path(private))
+                    container_ssh.close_master(keys)
         finally:
             podman.remove_containers(f"label={LABEL_RUN_ID}={run.run_id}")
 

@@ -1,5 +1,7 @@
 """CLI errors: one line, the documented exit code, nothing started."""
 
+import pytest
+
 from bakery.errors import ExitStatus
 
 
@@ -21,6 +23,16 @@ def test_unknown_service_is_a_one_line_config_error(cli, fixture_project):
     assert result.err.strip().splitlines() == [
         f"bakery: error: unknown service 'nope' (services in bakery.yml: {fixture_services(fixture_project)})"
     ]
+    assert not (fixture_project / ".bakery").exists()
+
+
+@pytest.mark.parametrize("command", [["verify", "nope"], ["verify", "nope", "--host", "podman://x"],
+                                     ["deploy", "nope", "--env", "dev"], ["status", "nope", "--env", "dev"],
+                                     ["fingerprint", "nope"], ["gc", "nope"], ["plan", "nope"]])
+def test_an_unknown_service_never_creates_a_run_dir(cli, fixture_project, command):
+    result = cli("-C", fixture_project, *command)
+    assert result.rc in (ExitStatus.CONFIG, ExitStatus.ERROR)  # plan: every error is 1
+    assert "unknown service 'nope'" in result.err.strip().splitlines()[-1]
     assert not (fixture_project / ".bakery").exists()
 
 

@@ -88,3 +88,37 @@ def test_no_config_found(tmp_path):
 def test_repo_config_is_valid():
     project = load_project(Path(__file__).resolve().parents[2])
     assert "api-service" in project.services
+
+
+def test_duplicate_key_is_a_config_error_naming_the_line():
+    text = VALID.replace("environments:\n", "  web: {playbook: other.yml, base: debian-12}\nenvironments:\n")
+    with pytest.raises(ConfigError) as err:
+        parse_project(text, source="bakery.yml")
+    assert err.value.one_line() == "bakery.yml: line 7 is not valid YAML: duplicate key 'web' (first on line 6)"
+    with pytest.raises(ConfigError, match="line 4 is not valid YAML: duplicate key 'packages'"):
+        parse_project(VALID.replace("{packages: [python3, systemd]}", "{packages: [a], packages: [b]}"), source="bakery.yml")
+
+
+@pytest.mark.parametrize("field, old, new", [("app", "variables: {port: 80}", "app: ../../../etc/ssh"),
+                                               ("playbook", "playbook: site.yml", "playbook: /etc/passwd"),
+                                               ("verify", "variables: {port: 80}", "verify: {suite: ../outside}")])
+def test_config_paths_must_stay_inside_the_project(tmp_path, field, old, new):
+    root = write_project(tmp_path / "a" / "b" / "project", VALID.replace(old, new))
+    (tmp_path / "a" / "b" / "outside").mkdir()
+    with pytest.raises(ConfigError) as err:
+        load_project(root)
+    assert "outside the project" in err.value.one_line() and f"services.web.{field}" in err.value.one_line()
+
+
+def test_a_symlink_out_of_the_project_is_refused(tmp_path):
+    root = write_project(tmp_path / "project", VALID.replace("variables: {port: 80}", "app: app"))
+    (tmp_path / "secret").mkdir()
+    (root / "app").symlink_to(tmp_path / "secret")
+    with pytest.raises(ConfigError, match=r"services\.web\.app: 'app' resolves to .*/secret, outside the project"):
+        load_project(root)
+
+
+def test_templated_variables_must_name_variables():
+    with pytest.raises(ConfigError, match=r"services\.web: templated_variables: db_password not among the variables"):
+        parse_project(VALID.replace("variables: {port: 80}", "variables: {port: 80}, templated_variables: [db_password]"),
+                      source="bakery.yml")

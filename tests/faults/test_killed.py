@@ -1,0 +1,110 @@
+"""kill -9, SIGTERM and SIGHUP of a real `bakery build` during the bake."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import signal
+import time
+
+import pytest
+
+from bakery.errors import ExitStatus
+from faultkit import assert_no_secret_left, bake_until_ansible, wait_until_nothing_runs
+from helpers import bakery_process, podman_json
+
+pytestmark = [pytest.mark.faults, pytest.mark.integration]  # real podman, Packer, Ansible
+
+
+def containers_of(run_id: str) -> list[dict]:
+    return podman_json("ps", "-a", "--filter", f"label=bakery.run-id={run_id}")
+
+
+def run_cli(project, *args: str):
+    process = bakery_process(*args, cwd=project)
+    out, err = process.communicate(timeout=900)
+    return process.returncode, out, err
+
+
+def lock_is_free(path) -> bool:
+    with open(path, "a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        return True
+
+
+def test_kill_9_leaves_nothing_after_gc_orphans_and_the_next_build_works(faults_project):
+    bake = bake_until_ansible(faults_project)
+    lock = faults_project / ".bakery" / "locks" / "service-tiny.lock"
+    bake.process.kill()
+    bake.process.communicate()
+    deadline = time.monotonic() + 120
+    while not lock_is_free(lock):  # the dead run's processes keep the lock until they are gone
+        assert time.monotonic() < deadline, "the dead run's lock was never released"
+        time.sleep(0.1)
+    assert wait_until_nothing_runs(bake.run_id, timeout_s=0, but_containers=True) == []
+    assert_no_secret_left(bake.run_id, bake.run_dir)
+
+    rc, out, err = run_cli(faults_project, "gc", "--orphans", "--dry-run")
+    assert rc == 0, err
+    assert "lock" in out and "service-tiny.lock" in out  # the dead run held it
+    rc, out, err = run_cli(faults_project, "doctor", "--json")
+    orphans = next(c for c in json.loads(out) if c["name"] == "orphans")
+    assert orphans["ok"] and "service-tiny.lock" in orphans["detail"]  # the same list, never a failure
+    rc, out, err = run_cli(faults_project, "gc", "--orphans", "--json")
+    assert rc == 0, err
+    assert all(a["action"] == "removed" for a in json.loads(out)), out
+    assert containers_of(bake.run_id) == []
+    assert wait_until_nothing_runs(bake.run_id) == []
+    rc, out, err = run_cli(faults_project, "gc", "--orphans", "--dry-run", "--json")
+    assert json.loads(out) == []
+
+    rc, out, err = run_cli(faults_project, "build", "tiny", "--force", "--no-verify", "--json")
+    assert rc == 0, err
+    assert json.loads(out)["image"].startswith("localhost/bakery/tiny:")
+
+
+@pytest.mark.parametrize("sig, status", [(signal.SIGTERM, ExitStatus.INTERRUPTED), (signal.SIGHUP, ExitStatus.HANGUP)])
+def test_sigterm_and_sighup_tear_the_bake_down(faults_project, sig, status):
+    bake = bake_until_ansible(faults_project)
+    bake.process.send_signal(sig)
+    _, err = bake.process.communicate(timeout=300)
+    assert bake.process.returncode == status, err
+    assert "interrupted" in err.strip().splitlines()[-1]
+    assert "Traceback" not in err
+    assert wait_until_nothing_runs(bake.run_id) == []
+    assert containers_of(bake.run_id) == []
+    assert_no_secret_left(bake.run_id, bake.run_dir)
+    state = json.loads((bake.run_dir / "state.json").read_text())["stages"]
+    assert state[-1]["stage"] == "bake" and state[-1]["status"] == "failed"
+
+
+def test_kill_9_during_verify_leaves_nothing_after_gc_orphans(faults_project):
+    runs_dir = faults_project / ".bakery" / "runs"
+    known = set(runs_dir.glob("*"))
+    process = bakery_process("build", "tiny", "--force", cwd=faults_project)
+    deadline = time.monotonic() + 600
+    run_id = None
+    while run_id is None:
+        assert time.monotonic() < deadline and process.poll() is None, process.communicate()[1][-2000:]
+        fresh = [r.name for r in runs_dir.glob("*") if r not in known]
+        if fresh and podman_json("ps", "--filter", f"name=bakery-verify-{fresh[0]}"):
+            run_id = fresh[0]
+        time.sleep(0.2)
+    process.kill()
+    process.communicate()
+    assert wait_until_nothing_runs(run_id, but_containers=True) == []
+    assert_no_secret_left(run_id, runs_dir / run_id)
+    rc, out, err = run_cli(faults_project, "gc", "--orphans", "--dry-run", "--json")
+    listed = json.loads(out)
+    assert {"kind": "container", "ref": f"bakery-verify-{run_id}"}.items() <= next(
+        a for a in listed if a["kind"] == "container").items()
+    assert any(a["kind"] == "image" for a in listed)  # tagged by a run that never finished
+    rc, out, err = run_cli(faults_project, "gc", "--orphans")
+    assert rc == 0, err
+    assert containers_of(run_id) == [] and wait_until_nothing_runs(run_id) == []
+    rc, out, err = run_cli(faults_project, "build", "tiny", "--no-verify", "--json")  # the next run works
+    assert rc == 0, err

@@ -1,0 +1,53 @@
+"""Two projects on one machine share the podman store: one never re-tags, reuses, lists or gcs the other's
+images, nor removes the layers they use."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+
+import pytest
+
+from helpers import REPO, copy_fixture_project, image_labels, podman_json
+
+pytestmark = [pytest.mark.faults, pytest.mark.integration]  # real podman, Packer, Ansible
+
+
+def bakery(project, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([str(REPO / ".venv" / "bin" / "bakery"), *args], cwd=project, capture_output=True, text=True,
+                          timeout=900)
+
+
+def image_id(ref: str) -> str:
+    return podman_json("image", "inspect", ref)[0]["Id"]
+
+
+def test_a_forced_bake_of_the_same_service_leaves_the_other_projects_image(faults_project, tmp_path):
+    ours = json.loads(bakery(faults_project, "build", "tiny", "--no-verify", "--json").stdout)
+    ours_id = image_id(ours["image"])
+    other = copy_fixture_project(tmp_path / "other")  # the same service, the same inputs: the same fingerprint
+    forced = bakery(other, "build", "tiny", "--force", "--no-verify", "--json")
+    assert forced.returncode == 0, forced.stderr[-2000:]
+    theirs = json.loads(forced.stdout)
+    try:
+        assert theirs["fingerprint"] == ours["fingerprint"]
+        assert theirs["image"] != ours["image"] and image_id(theirs["image"]) != ours_id
+        assert image_id(ours["image"]) == ours_id  # our name still names our image
+        assert image_labels(theirs["image"])["bakery.project"] != image_labels(ours["image"])["bakery.project"]
+
+        again = json.loads(bakery(other, "build", "tiny", "--no-verify", "--json").stdout)
+        assert again["reused"] is True and again["image"] == theirs["image"]
+        listed = {i["image"] for i in json.loads(bakery(faults_project, "images", "tiny", "--json").stdout)}
+        assert ours["image"] in listed and theirs["image"] not in listed
+
+        planned = bakery(faults_project, "gc", "tiny", "--keep", "1", "--dry-run", "--json")
+        refs = {a["ref"]: a["action"] for a in json.loads(planned.stdout)}
+        assert theirs["image"] not in refs
+        chain = image_labels(theirs["image"])["bakery.layer-chain"].split(",")
+        assert not [ref for ref, action in refs.items() if action == "remove" and ref.rsplit(":", 1)[1] in chain]
+        mine = bakery(other, "gc", "tiny", "--keep", "1", "--dry-run", "--json")
+        assert {a["ref"]: a["action"] for a in json.loads(mine.stdout)} .get(ours["image"]) is None
+    finally:
+        subprocess.run(["podman", "rmi", theirs["image"]], capture_output=True)
+        shutil.rmtree(other, ignore_errors=True)
