@@ -29,7 +29,7 @@ def cli_reference() -> str:
              "Global options go before the command: `bakery [GLOBAL OPTIONS] COMMAND [ARGS]...`. The exit codes "
              "are in [Exit codes](exit-codes.md); [Commands](../commands.md) explains each command.\n"]
     for path, command in _commands(root, ("bakery",)):
-        parts.append(_command_section(typer.Context(command, info_name=" ".join(path)), path, command))
+        parts.append(_command_section(path, command))
     return "".join(parts)
 
 
@@ -39,17 +39,28 @@ def _commands(command, path: tuple[str, ...]) -> Iterator[tuple[tuple[str, ...],
         yield from _commands(command.commands[name], (*path, name))
 
 
-def _command_section(ctx, path: tuple[str, ...], command) -> str:
-    usage = " ".join(command.collect_usage_pieces(ctx))
+def _command_section(path: tuple[str, ...], command) -> str:
+    usage = _usage(command)
     level = "##" if len(path) <= 2 else "###"
     lines = [f"\n{level} {' '.join(path)}\n", f"\n{_help_text(command)}\n",
-             f"\n```\n{' '.join(path)} {usage}\n```\n"]
+             f"\n```\n{' '.join((*path, usage)).rstrip()}\n```\n"]
     rows = [_param_row(p) for p in command.params if not p.hidden]
     if rows:
         lines += ["\n| argument or option | type | default | meaning |\n|---|---|---|---|\n", *rows]
     if getattr(command, "commands", None):
         lines.append("\nSubcommands: " + ", ".join(f"`{n}`" for n in sorted(command.commands)) + ".\n")
     return "".join(lines)
+
+
+def _usage(command) -> str:
+    pieces = ["[OPTIONS]"] if any(p.param_type_name == "option" for p in command.params) else []
+    for param in command.params:
+        if param.param_type_name == "argument":
+            name = param.name.upper() + ("..." if param.nargs == -1 else "")
+            pieces.append(name if param.required else f"[{name}]")
+    if getattr(command, "commands", None):
+        pieces.append("COMMAND [ARGS]...")
+    return " ".join(pieces)
 
 
 def _help_text(command) -> str:
