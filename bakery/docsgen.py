@@ -84,8 +84,10 @@ def _type_name(param) -> str:
     many = bare.startswith("list[") or param.nargs == -1 or getattr(param, "multiple", False)
     bare = bare.removeprefix("list[").removesuffix("]")
     kind = {"str": "text", "int": "integer", "float": "number", "Path": "path", "bool": "bool"}.get(bare, bare)
-    if param.min is not None or param.max is not None:
+    if param.min is not None and param.max is not None:
         kind += f", {param.min} to {param.max}"
+    elif param.min is not None or param.max is not None:
+        kind += f", at least {param.min}" if param.max is None else f", at most {param.max}"
     return kind + (", repeatable" if many else "")
 
 
