@@ -26,16 +26,17 @@ class AmiFilter(Strict):
 
     name: str = Field(description="AMI name pattern, e.g. debian-12-amd64-*")
     owners: list[str] = Field(min_length=1, description="AMI owner account ids or aliases")
-    virtualization_type: str = "hvm"
-    root_device_type: str = "ebs"
-    most_recent: bool = True
+    virtualization_type: str = Field("hvm", description="AMI virtualization type")
+    root_device_type: str = Field("ebs", description="AMI root device type")
+    most_recent: bool = Field(True, description="take the newest match; with false, several matches are an error")
 
 
 class Base(Strict):
     """A base image bootstrapped by mmdebstrap (local) or found by filter (aws)."""
 
-    suite: str = "bookworm"
-    variant: Literal["minbase", "essential", "apt", "required", "important", "standard"] = "minbase"
+    suite: str = Field("bookworm", description="local: Debian suite to bootstrap")
+    variant: Literal["minbase", "essential", "apt", "required", "important", "standard"] = Field(
+        "minbase", description="local: mmdebstrap variant")
     packages: list[str] = Field(min_length=1, description="Debian packages in the base rootfs")
     mirror: str | None = Field(None, description="apt mirror URL; default: mmdebstrap's (deb.debian.org with updates and security)")
     source_ami_filter: AmiFilter | None = Field(None, description="aws target: the base AMI")
@@ -54,19 +55,22 @@ class AwsSettings(Strict):
     copy_regions: list[str] = Field([], description="copy each AMI to these regions too")
     ssh_endpoint_command: str | None = Field(
         None, description="seam: command printing host:port to reach an instance over SSH; placeholders"
-        " {phase} {instance_id} {ami_id} {run_id} {key_file} {user}; default: the instance's address from EC2, port 22")
+        " {phase} {instance_id} {ami_id} {run_id} {key_file} {user}; default: the instance's address from EC2, port 22"
+        " (BAKERY_AWS_SSH_ENDPOINT_COMMAND)")
     build_ssh_endpoint_command: str | None = Field(
         None, description="seam: command printing host:port that Packer connects to instead of the build instance;"
-        " placeholders {phase} {run_id} {ami_id} (the base AMI) {key_file} {user}")
+        " placeholders {phase} {run_id} {ami_id} (the base AMI) {key_file} {user}"
+        " (BAKERY_AWS_BUILD_SSH_ENDPOINT_COMMAND)")
     ssh_endpoint_release_command: str | None = Field(
         None, description="seam: run when a build or verification ends, whatever happened;"
-        " {ami_id} is the AMI the build made, or empty")
+        " {ami_id} is the AMI the build made, or empty (BAKERY_AWS_SSH_ENDPOINT_RELEASE_COMMAND)")
     image_mount_command: str | None = Field(
         None, description="seam: command that mounts the AMI's volume {volume_id} (attached to {instance_id} as"
         " {device}) read-only on the verification instance and prints the mount point; default: bakery mounts it"
-        " over SSH")
+        " over SSH (BAKERY_AWS_IMAGE_MOUNT_COMMAND)")
     ssh_source_cidr: str | None = Field(
-        None, description="address range allowed to SSH to build/verify instances; default: the caller's /32")
+        None, description="address range allowed to SSH to build/verify instances; default: the caller's /32;"
+                     " a /0 range is rejected (BAKERY_AWS_SSH_SOURCE_CIDR)")
 
     @model_validator(mode="after")
     def _no_open_ssh(self) -> AwsSettings:
@@ -76,6 +80,8 @@ class AwsSettings(Strict):
 
 
 class Waiver(Strict):
+    """A built-in hygiene check a service accepts failing, and why."""
+
     check: str = Field(description="name of the built-in hygiene check to waive")
     reason: str = Field(min_length=10, description="why it is acceptable; shown in the report")
 
@@ -89,6 +95,8 @@ class Waiver(Strict):
 
 
 class Verify(Strict):
+    """services.<name>.verify: how the image is verified."""
+
     suite: str | None = Field(None, description="testinfra suite; default tests/images/<service>")
     boot_timeout_s: float = Field(60.0, gt=0, le=900, description="how long systemd may take to finish starting")
     settle_s: float = Field(
@@ -98,28 +106,34 @@ class Verify(Strict):
         "auto", description="how the suite reaches a local instance: auto (SSH when the image has sshd and sudo, and"
         " then a login that does not work fails the image; podman exec otherwise), ssh, or podman (for images not"
         " meant to run sshd)")
-    waivers: list[Waiver] = []
+    waivers: list[Waiver] = Field([], description="hygiene checks this service waives, each with its reason")
 
 
 class DeploySettings(Strict):
-    port: int = Field(80, gt=0, lt=65536, description="port the instance serves on (health checks, local replicas)")
+    """services.<name>.deploy: what a healthy replica looks like."""
+
+    port: int = Field(80, gt=0, lt=65536, description="port the instance serves on (health checks; local replicas"
+                      " publish it on a loopback port)")
     health_path: str = Field("/healthz", description="HTTP path that answers 200 when a replica is healthy")
     health_timeout_s: float = Field(90.0, gt=0, le=1800, description="how long a new replica may take to get healthy")
 
 
 class Service(Strict):
-    playbook: str = Field(description="playbook applying the service's roles")
+    """A service: a playbook baked onto a base."""
+
+    playbook: str = Field(description="playbook applying the service's roles; must exist")
     base: str = Field(description="name of an entry under bases")
-    variables: dict[str, Any] = Field({}, description="extra vars passed to the playbook")
-    app: str | None = Field(None, description="app source directory or artifact file")
+    variables: dict[str, Any] = Field({}, description="extra vars passed to the playbook; part of the fingerprint")
+    app: str | None = Field(None, description="app source directory or artifact file; must exist; passed as"
+                                 " bakery_app_src; part of the fingerprint")
     secrets: dict[str, str] = Field(
         {}, description="extra vars read from environment variables at build time: {var: ENV_NAME}; never"
         " written to the run dir, and verification fails if a value shows up in the image or the logs")
     templated_variables: list[str] = Field(
         [], description="variables Ansible may template ({{ ... }} in their values is evaluated); every other"
         " variable and every secret reaches Ansible as an unsafe value, taken verbatim")
-    verify: Verify = Verify()
-    deploy: DeploySettings = DeploySettings()
+    verify: Verify = Field(Verify(), description="how the image is verified")
+    deploy: DeploySettings = Field(DeploySettings(), description="how replicas are health-checked when deployed")
     seal: bool = Field(True, description="seal the image after the last role (host keys, machine id, apt lists, "
                                          "histories, logs; first-boot host keys); false: the hygiene checks decide")
 
@@ -133,13 +147,19 @@ class Service(Strict):
 
 
 class Environment(Strict):
+    """An environment images are promoted through and deployed to."""
+
     after: str | None = Field(None, description="environment an image must reach first")
     approval: bool = Field(False, description="deploys (and on aws promotions and destroys) need --approve")
-    tfvars: str | None = Field(None, description="default terraform/envs/<env>/terraform.tfvars")
+    tfvars: str | None = Field(None, description="Terraform variables file a local deploy reads sizes from"
+                                 " (instance_type, min_size, max_size, desired_capacity); default"
+                                 " terraform/envs/<env>/terraform.tfvars; aws deploys always use terraform/envs/<env>/")
 
 
 class BuildSettings(Strict):
-    target: Literal["local", "aws"] = "local"
+    """How images are built."""
+
+    target: Literal["local", "aws"] = Field("local", description="target used when --target is not given")
     packer_template: str | None = Field(
         None, description="directory holding your own *.pkr.hcl files; default: the template bundled with bakery")
     local_connection: Literal["auto", "packer-proxy"] = Field(
@@ -148,6 +168,8 @@ class BuildSettings(Strict):
 
 
 class Trust(Strict):
+    """Keys whose verdicts count here."""
+
     keys: list[str] = Field([], description="public keys (PEM files, as `bakery keys export` prints them) whose"
                             " signed verdicts this project accepts, besides this machine's own key")
 
@@ -158,14 +180,16 @@ class RoleTests(Strict):
 
 
 class Project(Strict):
-    version: Literal[1] = 1
-    build: BuildSettings = BuildSettings()
-    aws: AwsSettings = AwsSettings()
-    bases: dict[str, Base] = Field(min_length=1)
-    services: dict[str, Service] = Field(min_length=1)
-    environments: dict[str, Environment] = {}
-    trust: Trust = Trust()
-    role_tests: RoleTests = RoleTests()
+    """bakery.yml: the project configuration."""
+
+    version: Literal[1] = Field(1, description="format version; only 1 is accepted")
+    build: BuildSettings = Field(BuildSettings(), description="build settings")
+    aws: AwsSettings = Field(AwsSettings(), description="settings of the aws target")
+    bases: dict[str, Base] = Field(min_length=1, description="base images, by name")
+    services: dict[str, Service] = Field(min_length=1, description="services to bake, by name")
+    environments: dict[str, Environment] = Field({}, description="environments, by name, in promotion order")
+    trust: Trust = Field(Trust(), description="whose signed verdicts this project accepts")
+    role_tests: RoleTests = Field(RoleTests(), description="how `bakery test-roles` treats roles from elsewhere")
     _root: Path = PrivateAttr(default=Path("."))
 
     @model_validator(mode="after")

@@ -8,21 +8,54 @@ class ExitStatus(IntEnum):
     """One meaning per code. 2 is only `bakery plan`'s "would rebuild" (`terraform plan -detailed-exitcode`)."""
 
     OK = 0
-    ERROR = 1  # unexpected failure (a bug, or an external tool misbehaving)
-    PLAN_WOULD_REBUILD = 2  # `bakery plan`: at least one service would rebuild (0: nothing to do)
-    CONFIG = 3  # bakery.yml invalid, unknown service, missing role or file
-    PREREQ = 4  # a required tool is missing or not working (podman, packer, ...)
-    BUILD_FAILED = 5  # Packer or an Ansible task failed
-    VERIFY_FAILED = 6  # the image failed verification
-    GATE_REFUSED = 7  # a promotion or deploy gate refused
-    ROLE_TESTS_FAILED = 8  # a role's Molecule scenario failed
-    DEPLOY_FAILED = 9  # new replicas/instances never got healthy; the old ones keep serving
-    REFRESH_CANCELLED = 10  # aws: the instance refresh was cancelled
-    REFRESH_ROLLED_BACK = 11  # aws: the instance refresh failed and rolled back
-    DEGRADED = 12  # status: fewer healthy replicas than deployed, or orphaned replicas
-    USAGE = 64  # bad command-line usage: a missing argument, a bad option value (EX_USAGE of sysexits.h)
-    HANGUP = 129  # SIGHUP: the terminal closed (same teardown as SIGTERM)
-    INTERRUPTED = 130  # Ctrl-C / SIGINT or SIGTERM
+    ERROR = 1
+    PLAN_WOULD_REBUILD = 2
+    CONFIG = 3
+    PREREQ = 4
+    BUILD_FAILED = 5
+    VERIFY_FAILED = 6
+    GATE_REFUSED = 7
+    ROLE_TESTS_FAILED = 8
+    DEPLOY_FAILED = 9
+    REFRESH_CANCELLED = 10
+    REFRESH_ROLLED_BACK = 11
+    DEGRADED = 12
+    USAGE = 64
+    HANGUP = 129
+    INTERRUPTED = 130
+
+EXIT_MEANINGS: dict[ExitStatus, str] = {  # one line each; docs/reference/exit-codes.md is generated from it
+    ExitStatus.OK: "success. `plan`: everything is up to date.",
+    ExitStatus.ERROR: "unexpected failure: a bug, or an external tool misbehaving; rerun with `--debug` for the"
+    " traceback. Also a failed base bootstrap, a failed Terraform step (`deploy`/`destroy --target aws`), an AWS"
+    " error other than a refusal, `gc --target aws` that could not remove something (`FAILED` lines), and aws"
+    " hygiene checks that could not run.",
+    ExitStatus.PLAN_WOULD_REBUILD: "`plan` only: at least one service would rebuild or re-verify (as"
+    " `terraform plan -detailed-exitcode`). No other outcome exits 2.",
+    ExitStatus.CONFIG: "`bakery.yml` is invalid; a service, base, role, file, suite, stage, target, environment,"
+    " image or AMI is unknown or missing; a secret's environment variable is unset; a tfvars key is missing;"
+    " `deploy`/`destroy --target aws`: `terraform/envs/ENV` is missing, deploys another service, or has no"
+    " `asg_name` output; `envs diff` found non-knob differences.",
+    ExitStatus.PREREQ: "a required tool is missing or broken (podman, Packer, mmdebstrap, ssh, Terraform); a"
+    " `doctor` check failed; AWS refused the credentials or a permission, found none, or was unreachable.",
+    ExitStatus.BUILD_FAILED: "Packer or an Ansible task failed; with several services, any of them failed.",
+    ExitStatus.VERIFY_FAILED: "the image failed verification.",
+    ExitStatus.GATE_REFUSED: "a deploy or promotion gate refused: not verified, out of order, no approval, or"
+    " nothing to deploy or promote; `destroy --target aws` of an environment with `approval: true` without"
+    " `--approve`.",
+    ExitStatus.ROLE_TESTS_FAILED: "a role's Molecule scenario failed.",
+    ExitStatus.DEPLOY_FAILED: "local: the new replicas never got healthy; the old ones keep serving. aws: the"
+    " instance refresh `Failed` (or did not end in 2 hours), or apply started no refresh and the group does not"
+    " run the AMI.",
+    ExitStatus.REFRESH_CANCELLED: "aws `deploy`: the instance refresh was cancelled.",
+    ExitStatus.REFRESH_ROLLED_BACK: "aws `deploy`: the instance refresh ended `RollbackSuccessful` or"
+    " `RollbackFailed`.",
+    ExitStatus.USAGE: "bad command-line usage: a missing argument, an unknown option, a bad option value"
+    " (EX_USAGE of sysexits.h).",
+    ExitStatus.DEGRADED: "`status`: fewer healthy replicas than deployed, or orphaned replicas.",
+    ExitStatus.HANGUP: "SIGHUP: the terminal closed (same teardown as SIGTERM).",
+    ExitStatus.INTERRUPTED: "Ctrl-C (SIGINT) or SIGTERM.",
+}
 
 
 class BakeryError(Exception):

@@ -53,29 +53,39 @@ def moto_endpoint():
 
 
 @pytest.fixture(scope="session")
-def aws_env(moto_endpoint, rehearsal_token, base_ref, tmp_path_factory):
-    """Fake credentials, the moto endpoint and the rehearsal's seam commands, for bakery and Packer."""
+def aws_env(moto_endpoint, rehearsal_token, tmp_path_factory):
+    """Fake credentials, the moto endpoint and the rehearsal's release and mount seams, for bakery and Packer.
+
+    The build seam needs the podman base, so only tests that bake ask for it (build_seam): the
+    tests that need only moto never bootstrap a base."""
     empty = tmp_path_factory.mktemp("aws-config") / "none"
     release = (f"{sys.executable} {ENDPOINT_SCRIPT} down --session {rehearsal_token} --phase {{phase}}"
                " --run {run_id} --ami {ami_id}")
-    build = (f"{sys.executable} {ENDPOINT_SCRIPT} up --session {rehearsal_token} --base {base_ref} --phase {{phase}}"
-             " --run {run_id} --ami {ami_id} --key {key_file} --user {user}")
     mount = (f"{sys.executable} {ENDPOINT_SCRIPT} mount --session {rehearsal_token} --phase {{phase}}"
              " --run {run_id} --instance {instance_id} --volume {volume_id}")
     values = {
         "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_REGION": REGION,
         "AWS_DEFAULT_REGION": REGION, "AWS_CONFIG_FILE": str(empty), "AWS_SHARED_CREDENTIALS_FILE": str(empty),
         "AWS_EC2_METADATA_DISABLED": "true", "BAKERY_AWS_ENDPOINT_URL": moto_endpoint,
-        "BAKERY_AWS_BUILD_SSH_ENDPOINT_COMMAND": build, "BAKERY_AWS_SSH_ENDPOINT_RELEASE_COMMAND": release,
-        "BAKERY_AWS_IMAGE_MOUNT_COMMAND": mount,
+        "BAKERY_AWS_SSH_ENDPOINT_RELEASE_COMMAND": release, "BAKERY_AWS_IMAGE_MOUNT_COMMAND": mount,
     }
     with pytest.MonkeyPatch.context() as patch:
         for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "BAKERY_AWS_SSH_ENDPOINT_COMMAND",
-                     "BAKERY_AWS_SSH_SOURCE_CIDR"):
+                     "BAKERY_AWS_BUILD_SSH_ENDPOINT_COMMAND", "BAKERY_AWS_SSH_SOURCE_CIDR"):
             patch.delenv(name, raising=False)
         for name, value in values.items():
             patch.setenv(name, value)
         yield values
+
+
+@pytest.fixture(scope="session")
+def build_seam(aws_env, rehearsal_token, base_ref):
+    """The build seam: Packer's "instance" is a container of the local base (bootstrapped here if needed)."""
+    build = (f"{sys.executable} {ENDPOINT_SCRIPT} up --session {rehearsal_token} --base {base_ref} --phase {{phase}}"
+             " --run {run_id} --ami {ami_id} --key {key_file} --user {user}")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("BAKERY_AWS_BUILD_SSH_ENDPOINT_COMMAND", build)
+        yield build
 
 
 @pytest.fixture(scope="session")

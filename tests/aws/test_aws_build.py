@@ -19,7 +19,7 @@ from bakery.config import load_project
 from bakery.errors import ExitStatus
 from helpers import bakery_process, podman_json, processes_mentioning
 
-pytestmark = pytest.mark.aws_rehearsal
+pytestmark = [pytest.mark.aws_rehearsal, pytest.mark.usefixtures("build_seam")]  # these bake: they need the base
 
 
 @pytest.fixture(scope="module")
