@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from bakery import keys
+from bakery.state import write_bytes_atomic, write_json_atomic
 
 PASSED = "passed"
 FAILED = "failed"
@@ -184,15 +185,3 @@ def read_json_state(path: Path, what: str, *, quiet: bool = False):
         if not quiet:
             log.warning(f"ignoring the {what} {path}: {type(error).__name__}: {str(error)[:120]}")
         return None
-
-
-def write_json_atomic(path: Path, data) -> Path:
-    return write_bytes_atomic(path, (json.dumps(data, indent=2, sort_keys=True, default=str) + "\n").encode())
-
-
-def write_bytes_atomic(path: Path, data: bytes) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(data)
-    tmp.replace(path)
-    return path

@@ -37,9 +37,14 @@ def parse_run_id(run_id: str) -> float | None:
 
 def write_json_atomic(path: Path, data) -> Path:
     """Write data as indented, key-sorted JSON, atomically: readers see the old file or the new one."""
+    return write_bytes_atomic(path, (json.dumps(data, indent=2, sort_keys=True, default=str) + "\n").encode())
+
+
+def write_bytes_atomic(path: Path, data: bytes) -> Path:
+    """Write data to path atomically (a temp file beside it, then a rename)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f"{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
+    tmp.write_bytes(data)
     tmp.replace(path)
     return path
 
