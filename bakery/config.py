@@ -138,6 +138,21 @@ class Trust(Strict):
                             " signed verdicts this project accepts, besides this machine's own key")
 
 
+class RegistrySettings(Strict):
+    """An OCI registry (distribution v2) that images, bases and attestations travel through."""
+
+    url: str = Field(pattern=r"^[A-Za-z0-9.-]+(:[0-9]+)?(/[a-z0-9._/-]+)?$",
+                     description="HOST[:PORT]/PATH: images go to URL/SERVICE, bases to URL/bakery-base/NAME;"
+                     " overridden by BAKERY_REGISTRY / --registry. Credentials: the containers auth file (podman login)")
+    tls_verify: bool = Field(True, description="check the registry's TLS certificate (false: also allows plain HTTP)")
+    cert_dir: str | None = Field(None, description="directory of extra CA certificates (*.crt) for the registry")
+
+
+class Signing(Strict):
+    key: str | None = Field(None, description="private Ed25519 key (PEM) that signs verdicts and attestations;"
+                            " BAKERY_SIGNING_KEY overrides it; default: this machine's key")
+
+
 class Project(Strict):
     version: Literal[1] = 1
     build: BuildSettings = BuildSettings()
@@ -146,6 +161,8 @@ class Project(Strict):
     services: dict[str, Service] = Field(min_length=1)
     environments: dict[str, Environment] = {}
     trust: Trust = Trust()
+    registry: RegistrySettings | None = None
+    signing: Signing = Signing()
     _root: Path = PrivateAttr(default=Path("."))
 
     @model_validator(mode="after")
