@@ -66,8 +66,11 @@ def _global(
     profile: Annotated[Optional[str], typer.Option("--profile", help="aws target: credentials profile (else AWS_PROFILE).")] = None,
     endpoint_url: Annotated[Optional[str], typer.Option(
         "--endpoint-url", help="aws target: EC2/SSM endpoint, e.g. moto or LocalStack (else BAKERY_AWS_ENDPOINT_URL).")] = None,
+    registry: Annotated[Optional[str], typer.Option(
+        "--registry", help="OCI registry HOST[:PORT]/PATH (else BAKERY_REGISTRY, registry.url in bakery.yml).")] = None,
 ) -> None:
-    state.context = AppContext(project, debug, {"region": region, "profile": profile, "endpoint_url": endpoint_url})
+    state.context = AppContext(project, debug, {"region": region, "profile": profile, "endpoint_url": endpoint_url},
+                               registry=registry)
 
 
 def _print_version(value: bool) -> None:
@@ -190,6 +193,19 @@ def deploy_cmd(
     from bakery.commands.deploy import DeployRequest, deploy_service
 
     show(deploy_service(ctx(), DeployRequest(service, env, target, image, approve)), json_output)
+
+
+@app.command("publish")
+def publish_cmd(
+    service: ServiceArg,
+    image: Annotated[Optional[str], typer.Option("--image", help="Image to publish (default: the newest of SERVICE).")] = None,
+    target: TargetOpt = None,
+    json_output: JsonFlag = False,
+) -> None:
+    """Push a verified image (tagged with its fingerprint), its base and a signed attestation to the registry."""
+    from bakery.commands.publish import publish
+
+    show(publish(ctx(), service, image, target), json_output)
 
 
 @app.command("status")
