@@ -28,6 +28,7 @@ class BuildOptions:
     no_layers: bool = False
     skip: tuple[str, ...] = ()
     until: str | None = None
+    registry: str | None = None  # --registry (else BAKERY_REGISTRY, registry.url): reuse images published there
 
 
 @dataclass
@@ -49,6 +50,7 @@ class BuildContext:
     events: EventReader | None = None
     secrets: dict[str, str] = field(default_factory=dict)
     verdict: str = catalog.UNVERIFIED
+    source: str = ""  # the registry reference the image was reused from
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,7 @@ class BuildResult:
     layers_reused: int
     verdict: str  # passed, failed, unverified or stale
     stages: list[str]
+    source: str = ""  # reused from the registry: the reference by digest
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -125,6 +128,8 @@ def stage_bake(ctx: BuildContext) -> None:
             return
         ctx.reporter.info(f"rebaking: {existing.ref} is {verdict.describe()} and a canary of its bake is not on this"
                           " machine, so it could never pass verification")
+    elif not ctx.options.force and _reused_from_registry(ctx):
+        return
     with tempfile.TemporaryDirectory(prefix="bakery-vars-") as private:
         extra_vars = write_extra_vars(ctx, Path(private))
         steps = None
@@ -138,6 +143,20 @@ def stage_bake(ctx: BuildContext) -> None:
             manifest_build = bake_in_layers(ctx, steps, extra_vars)
     ctx.image = ctx.target.record_image(ctx.service_name, ctx.fingerprint.digest, manifest_build)
     ctx.reporter.info(f"image {ctx.image.ref}")
+
+
+def _reused_from_registry(ctx: BuildContext) -> bool:
+    """The image with this fingerprint, published with a valid attestation by a trusted key: pulled, not baked."""
+    from bakery.registry_images import reuse
+
+    adopted = reuse(ctx.project, ctx.options.registry, ctx.target, ctx.service_name, ctx.fingerprint.digest,
+                    ctx.reporter.info)
+    if adopted is None:
+        return False
+    ctx.image, ctx.reused, ctx.source = adopted.image, True, adopted.source
+    ctx.verdict = verdict_of(ctx.project, adopted.image, ctx.target).status
+    ctx.reporter.info(f"up to date (from {adopted.source.split('@')[0]}): {adopted.image.ref}")
+    return True
 
 
 def bake_in_layers(ctx: BuildContext, steps: list[layers.LayerStep], extra_vars: Path) -> dict:
@@ -291,6 +310,7 @@ def _result(ctx: BuildContext, stages: list[str]) -> BuildResult:
         duration_s=round(time.monotonic() - ctx.started, 3),
         reused=ctx.reused,
         layers_reused=ctx.layers_reused,
+        source=ctx.source,
         verdict=ctx.verdict,
         stages=stages,
     )

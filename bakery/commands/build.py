@@ -42,7 +42,7 @@ class ServiceBuilt(Result):
 
     def render(self, out, err):
         r = self.result
-        verb = "up to date" if r.reused else "built"
+        verb = ("up to date" + (f" (from {r.source.split('@')[0]})" if r.source else "")) if r.reused else "built"
         line(err, f"{verb}: {r.image} ({r.verdict}, fingerprint {r.fingerprint[:12]}, run {r.run_id}, {r.duration_s:.1f} s)")
         line(out, r.image)
 
@@ -74,7 +74,8 @@ def build(app: AppContext, request: BuildRequest) -> ServiceBuilt | ServicesBuil
     target_name = app.target_name(project, request.target)
     if len(names) > 1:
         return _build_many(app, project, names, target_name, request)
-    options = BuildOptions(force=request.force, no_layers=request.no_layers, skip=request.skipped(), until=request.until)
+    options = BuildOptions(force=request.force, no_layers=request.no_layers, skip=request.skipped(), until=request.until,
+                           registry=app.registry)
     return ServiceBuilt(build_service(project, names[0], target_name, options, make_reporter(), app.aws))
 
 

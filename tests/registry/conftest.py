@@ -52,11 +52,19 @@ def new_machine(root: Path, name: str, storage_conf: Path | None = None) -> Mach
 
 
 def remove_storage(machine: Machine) -> None:
-    graph = machine.storage_conf.parent / "graph"
-    if graph.exists():
-        subprocess.run(["podman", "unshare", "rm", "-rf", str(graph)], env={**os.environ, **machine.env()},
-                       check=False, capture_output=True)
-        shutil.rmtree(graph, ignore_errors=True)
+    """The machine's storage root, with the mounts podman keeps under it (its overlay dir is one)."""
+    home = machine.storage_conf.parent
+    for mount_point in sorted(mounts_under(home), key=len, reverse=True):
+        subprocess.run(["umount", "-l", mount_point], check=False, capture_output=True)
+    subprocess.run(["podman", "unshare", "rm", "-rf", str(home / "graph"), str(home / "run")],
+                   env={**os.environ, **machine.env()}, check=False, capture_output=True)
+    shutil.rmtree(home / "graph", ignore_errors=True)
+
+
+def mounts_under(root: Path) -> list[str]:
+    with open("/proc/self/mountinfo") as mountinfo:
+        points = [line.split()[4] for line in mountinfo]
+    return [p for p in points if p == str(root) or p.startswith(f"{root}/")]
 
 
 @pytest.fixture
