@@ -29,6 +29,7 @@ class BuildOptions:
     skip: tuple[str, ...] = ()
     until: str | None = None
     registry: str | None = None  # --registry (else BAKERY_REGISTRY, registry.url): reuse images published there
+    no_pull: bool = False  # an image reused from the registry is only referenced
 
 
 @dataclass
@@ -150,7 +151,7 @@ def _reused_from_registry(ctx: BuildContext) -> bool:
     from bakery.registry_images import reuse
 
     adopted = reuse(ctx.project, ctx.options.registry, ctx.target, ctx.service_name, ctx.fingerprint.digest,
-                    ctx.reporter.info)
+                    ctx.reporter.info, pull=not ctx.options.no_pull)
     if adopted is None:
         return False
     ctx.image, ctx.reused, ctx.source = adopted.image, True, adopted.source

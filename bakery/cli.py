@@ -90,13 +90,14 @@ def build(
     no_layers: Annotated[bool, typer.Option("--no-layers", help="Bake the whole playbook in one Packer run (no role layers).")] = False,
     skip: Annotated[list[str], typer.Option("--skip", help="Skip a stage (repeatable).")] = [],
     until: Annotated[Optional[str], typer.Option("--until", help="Stop after this stage.")] = None,
+    no_pull: Annotated[bool, typer.Option("--no-pull", help="An image reused from the registry is only referenced, not pulled.")] = False,
     json_output: JsonFlag = False,
 ) -> None:
     """Bake each SERVICE's playbook into an image with Packer and Ansible, then verify it."""
     from bakery.commands.build import BuildRequest, build as build_services
 
     request = BuildRequest(tuple(services or ()), all_services, jobs, target, force, no_verify, no_layers, tuple(skip),
-                           until)
+                           until, no_pull)
     show(build_services(ctx(), request), json_output)
 
 

@@ -84,11 +84,17 @@ def signing_path(project: Project):
     return project.path(project.signing.key) if project.signing.key else None
 
 
-def adopt(project: Project, registry: Registry, target: Target, repository: str, digest: str) -> Adopted:
-    """Pull repository@digest after checking its attestation, and record the attested verdict here."""
+def adopt(project: Project, registry: Registry, target: Target, repository: str, digest: str,
+          pull: bool = True) -> Adopted:
+    """Pull repository@digest after checking its attestation, and record the attested verdict here.
+    pull False: only referenced (the image stays in the registry; the verdict is recorded all the same)."""
     statement = attested(registry, repository, digest, trusted_keys(project))
     record = statement["predicate"]["record"]
     verdict = record["verdict"]
+    if not pull:
+        image = ImageRecord(verdict["service"], f"{repository}@{digest}", verdict["image_id"], verdict["fingerprint"])
+        record_attested_verdict(project, image, statement)
+        return Adopted(image, image.ref)
     local_ref = target_ref(verdict["service"], verdict["fingerprint"])
     registry.pull(f"{repository}@{digest}", local_ref)
     image = target.find_image(verdict["service"], verdict["fingerprint"])
@@ -118,7 +124,7 @@ def record_attested_verdict(project: Project, image: ImageRecord, statement: dic
 
 
 def reuse(project: Project, override: str | None, target: Target, service: str, fingerprint: str,
-          log) -> Adopted | None:
+          log, pull: bool = True) -> Adopted | None:
     """The image with this fingerprint from the registry, when it is there with a valid attestation by a
     trusted key; None (and why, in log) otherwise, so the caller bakes."""
     from bakery.registry import registry_for
@@ -134,7 +140,7 @@ def reuse(project: Project, override: str | None, target: Target, service: str, 
         statement = attested(registry, repository, digest, trusted_keys(project))
         if statement["predicate"]["record"]["verdict"]["fingerprint"] != fingerprint:
             raise GateRefused(f"{repository}:{fingerprint[:12]} was attested for another fingerprint")
-        return adopt(project, registry, target, repository, digest)
+        return adopt(project, registry, target, repository, digest, pull)
     except GateRefused as refused:
         log(f"not reusing {repository}:{fingerprint[:12]}: {refused.one_line()}")
         return None

@@ -40,7 +40,7 @@ class Machine:
         config.write_text(yaml.safe_dump(data))
 
 
-def new_machine(root: Path, name: str, storage_conf: Path | None = None) -> Machine:
+def new_machine(root: Path, name: str, storage_conf: Path | None = None, copy=copy_fixture_project) -> Machine:
     """A machine: its project copy, state dir and (unless given, e.g. the worktree's) podman storage root."""
     home = root / name
     if storage_conf is None:
@@ -48,7 +48,7 @@ def new_machine(root: Path, name: str, storage_conf: Path | None = None) -> Mach
         storage_conf.parent.mkdir(parents=True, exist_ok=True)
         storage_conf.write_text(f'[storage]\ndriver = "overlay"\ngraphroot = "{home}/graph"\n'
                                 f'runroot = "{home}/run"\n')
-    return Machine(name, copy_fixture_project(home / "project"), storage_conf, home / "state")
+    return Machine(name, copy(home / "project"), storage_conf, home / "state")
 
 
 def remove_storage(machine: Machine) -> None:

@@ -44,6 +44,9 @@ def test_publish_then_deploy_by_digest_elsewhere_and_refusals(cli, registry, mac
     m2 = machine("m2")  # no base, no image: the base comes by its input fingerprint, the image by its fingerprint
     use(m2)
     m2.configure(url, trust=[m1_key])
+    referenced = ok(cli("-C", m2.project, "build", "web", "--no-pull", "--json")).json()
+    assert referenced["image"] == published["image"] and referenced["verdict"] == "passed"
+    assert not ok(cli("-C", m2.project, "images", "web", "--json")).json()  # nothing pulled
     reused = ok(cli("-C", m2.project, "build", "web", "--json"))
     result = reused.json()
     assert result["fingerprint"] == built["fingerprint"] and result["reused"] and result["verdict"] == "passed"
