@@ -59,7 +59,7 @@ def ensure_base(project: Project, name: str, *, rebuild: bool = False, log=print
     with locks.held(project.state_dir(), f"base-{name}", log):
         found = None if rebuild else podman.find_image(ref)
         built = found is None
-        if built and _pulled(project, name, ref, log):
+        if built and not rebuild and _pulled(project, name, ref, log):
             found, built = podman.inspect_image(ref), False
         if built:
             log(f"bootstrapping base '{name}' ({base.suite}, {len(base.packages)} packages) with mmdebstrap")
