@@ -52,13 +52,13 @@ def new_machine(root: Path, name: str, storage_conf: Path | None = None, copy=co
 
 
 def remove_storage(machine: Machine) -> None:
-    """The machine's storage root, with the mounts podman keeps under it (its overlay dir is one)."""
+    """The machine's storage root, with the mounts podman keeps under it (its overlay dir is one).
+    No podman command runs on it after this: podman would mount the overlay dir again."""
     home = machine.storage_conf.parent
     for mount_point in sorted(mounts_under(home), key=len, reverse=True):
         subprocess.run(["umount", "-l", mount_point], check=False, capture_output=True)
-    subprocess.run(["podman", "unshare", "rm", "-rf", str(home / "graph"), str(home / "run")],
-                   env={**os.environ, **machine.env()}, check=False, capture_output=True)
-    shutil.rmtree(home / "graph", ignore_errors=True)
+    for part in ("graph", "run"):
+        shutil.rmtree(home / part, ignore_errors=True)
 
 
 def mounts_under(root: Path) -> list[str]:
