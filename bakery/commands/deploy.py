@@ -75,7 +75,7 @@ def deploy_service(app: AppContext, request: DeployRequest) -> Deployed:
     deployer, target_impl = _deployer(app, project, request.target)
     deployer.check_environment(service, env)
     records = deployer.records()
-    wanted = _from_registry(app, project, target_impl, request.image) if request.image else None
+    wanted = _from_registry(app, project, target_impl, service, request.image) if request.image else None
     image = deploy.choose_image(project, service, env, target_impl.list_images(service), wanted, target_impl,
                                 records)
     deploy.check_gates(project, service, env, image, request.approve, target_impl, records)
@@ -87,16 +87,20 @@ def deploy_service(app: AppContext, request: DeployRequest) -> Deployed:
     return Deployed(rollout)
 
 
-def _from_registry(app: AppContext, project, target_impl, image: str) -> str:
+def _from_registry(app: AppContext, project, target_impl, service: str, image: str) -> str:
     """A registry reference by digest (local target): pulled after its attestation is checked; its local ref."""
     if "@sha256:" not in image or target_impl.name != "local":
         return image
+    from bakery.errors import GateRefused
     from bakery.registry import registry_for, split_digest_ref
     from bakery.registry_images import adopt
 
     repository, digest = split_digest_ref(image)
     registry = registry_for(project, app.registry) or _registry_of(repository)
-    return adopt(project, registry, target_impl, repository, digest).image.ref
+    adopted = adopt(project, registry, target_impl, repository, digest)
+    if adopted.image.service != service:
+        raise GateRefused(f"{image} is an image of '{adopted.image.service}', not of '{service}'")
+    return adopted.image.ref
 
 
 def _registry_of(repository: str):
