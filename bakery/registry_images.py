@@ -85,12 +85,15 @@ def signing_path(project: Project):
 
 
 def adopt(project: Project, registry: Registry, target: Target, repository: str, digest: str,
-          pull: bool = True) -> Adopted:
-    """Pull repository@digest after checking its attestation, and record the attested verdict here.
+          pull: bool = True, service: str | None = None) -> Adopted:
+    """Pull repository@digest after checking its attestation (and, given service, that it is an image of
+    service), and record the attested verdict here.
     pull False: only referenced (the image stays in the registry; the verdict is recorded all the same)."""
     statement = attested(registry, repository, digest, trusted_keys(project))
     record = statement["predicate"]["record"]
     verdict = record["verdict"]
+    if service is not None and verdict["service"] != service:
+        raise GateRefused(f"{repository}@{digest[:19]} is an image of '{verdict['service']}', not of '{service}'")
     if not pull:
         image = ImageRecord(verdict["service"], f"{repository}@{digest}", verdict["image_id"], verdict["fingerprint"])
         record_attested_verdict(project, image, statement)

@@ -91,16 +91,12 @@ def _from_registry(app: AppContext, project, target_impl, service: str, image: s
     """A registry reference by digest (local target): pulled after its attestation is checked; its local ref."""
     if "@sha256:" not in image or target_impl.name != "local":
         return image
-    from bakery.errors import GateRefused
     from bakery.registry import registry_for, split_digest_ref
     from bakery.registry_images import adopt
 
     repository, digest = split_digest_ref(image)
     registry = registry_for(project, app.registry) or _registry_of(repository)
-    adopted = adopt(project, registry, target_impl, repository, digest)
-    if adopted.image.service != service:
-        raise GateRefused(f"{image} is an image of '{adopted.image.service}', not of '{service}'")
-    return adopted.image.ref
+    return adopt(project, registry, target_impl, repository, digest, service=service).image.ref
 
 
 def _registry_of(repository: str):

@@ -74,6 +74,9 @@ def test_publish_then_deploy_by_digest_elsewhere_and_refusals(cli, registry, mac
     borrowed = cli("-C", m3.project, "deploy", "web", "--env", "dev", "--image", f"{url}/web@{other_digest}")
     assert borrowed.rc == ExitStatus.GATE_REFUSED and "names another digest" in borrowed.err
 
+    wrong_service = cli("-C", m3.project, "deploy", "tiny", "--env", "dev", "--image", published["image"])
+    assert wrong_service.rc == ExitStatus.GATE_REFUSED and "an image of 'web', not of 'tiny'" in wrong_service.err
+
     try:
         deployed = ok(cli("-C", m3.project, "deploy", "web", "--env", "dev", "--image", published["image"], "--json"))
         status = ok(cli("-C", m3.project, "status", "web", "--env", "dev", "--json")).json()
