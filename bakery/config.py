@@ -149,8 +149,9 @@ class RegistrySettings(Strict):
 
 
 class Signing(Strict):
-    key: str | None = Field(None, description="private Ed25519 key (PEM) that signs verdicts and attestations;"
-                            " BAKERY_SIGNING_KEY overrides it; default: this machine's key")
+    key: str | None = Field(None, description="private Ed25519 key (PEM) that signs the attestations `bakery publish`"
+                            " pushes; BAKERY_SIGNING_KEY overrides it (and also signs verdicts); default: this"
+                            " machine's key")
 
 
 class Project(Strict):
