@@ -61,11 +61,20 @@ def ensure_base(project: Project, name: str, *, rebuild: bool = False, log=print
     with locks.held(project.state_dir(), f"base-{name}", log):
         found = None if rebuild else podman.find_image(ref)
         built = found is None
+        if built and not rebuild and _pulled(project, name, ref, log):
+            found, built = podman.inspect_image(ref), False
         if built:
             log(f"bootstrapping base '{name}' ({base.suite}, {len(base.packages)} packages) with mmdebstrap")
             bootstrap_and_import(project, name, base, fingerprint, ref)
             found = podman.inspect_image(ref)
     return BaseImage(name, ref, found["Id"], fingerprint.digest, built)
+
+
+def _pulled(project: Project, name: str, ref: str, log) -> bool:
+    """The base pulled from the registry by its input fingerprint (bases travel: the same image id everywhere)."""
+    from bakery.registry_images import pull_base
+
+    return pull_base(project, name, ref, log)
 
 
 def bootstrap_and_import(project: Project, name: str, base: Base, fingerprint: Fingerprint, ref: str) -> None:

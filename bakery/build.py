@@ -26,6 +26,8 @@ class BuildOptions:
     no_layers: bool = False
     skip: tuple[str, ...] = ()
     until: str | None = None
+    registry: str | None = None  # --registry (else BAKERY_REGISTRY, registry.url): reuse images published there
+    no_pull: bool = False  # an image reused from the registry is only referenced
 
 
 @dataclass
@@ -47,6 +49,7 @@ class BuildContext:
     events: EventReader | None = None
     secrets: dict[str, str] = field(default_factory=dict)
     verdict: str = catalog.UNVERIFIED
+    source: str = ""  # the registry reference the image was reused from
 
 
 @dataclass(frozen=True)
@@ -63,6 +66,7 @@ class BuildResult:
     layers_reused: int
     verdict: str  # passed, failed, unverified or stale
     stages: list[str]
+    source: str = ""  # reused from the registry: the reference by digest
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -123,6 +127,8 @@ def stage_bake(ctx: BuildContext) -> None:
             return
         ctx.reporter.info(f"rebaking: {existing.ref} is {verdict.describe()} and a canary of its bake is not on this"
                           " machine, so it could never pass verification")
+    elif not ctx.options.force and _reused_from_registry(ctx):
+        return
     with private.private_dir(ctx.run.run_id, "vars") as private_vars:
         extra_vars = write_extra_vars(ctx, private_vars)
         sealed = ctx.project.service(ctx.service_name).seal
@@ -154,6 +160,20 @@ def whole_playbook(ctx: BuildContext, sealed: bool) -> Path:
     if not sealed:
         return ctx.playbook.playbook
     return seal.write_sealed_playbook(ctx.playbook.playbook, ctx.run.path / "playbook" / "sealed.yml")
+
+
+def _reused_from_registry(ctx: BuildContext) -> bool:
+    """The image with this fingerprint, published with a valid attestation by a trusted key: pulled, not baked."""
+    from bakery.registry_images import reuse
+
+    adopted = reuse(ctx.project, ctx.options.registry, ctx.target, ctx.service_name, ctx.fingerprint.digest,
+                    ctx.reporter.info, pull=not ctx.options.no_pull)
+    if adopted is None:
+        return False
+    ctx.image, ctx.reused, ctx.source = adopted.image, True, adopted.source
+    ctx.verdict = verdict_of(ctx.project, adopted.image, ctx.target).status
+    ctx.reporter.info(f"up to date (from {adopted.source.split('@')[0]}): {adopted.image.ref}")
+    return True
 
 
 def bake_in_layers(ctx: BuildContext, steps: list[layers.LayerStep], extra_vars: Path) -> dict:
@@ -307,6 +327,7 @@ def _result(ctx: BuildContext, stages: list[str]) -> BuildResult:
         duration_s=round(time.monotonic() - ctx.started, 3),
         reused=ctx.reused,
         layers_reused=ctx.layers_reused,
+        source=ctx.source,
         verdict=ctx.verdict,
         stages=stages,
     )

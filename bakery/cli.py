@@ -64,8 +64,11 @@ def _global(
     profile: Annotated[Optional[str], typer.Option("--profile", help="aws target: credentials profile (else AWS_PROFILE).")] = None,
     endpoint_url: Annotated[Optional[str], typer.Option(
         "--endpoint-url", help="aws target: EC2/SSM endpoint, e.g. moto or LocalStack (else BAKERY_AWS_ENDPOINT_URL).")] = None,
+    registry: Annotated[Optional[str], typer.Option(
+        "--registry", help="OCI registry HOST[:PORT]/PATH (else BAKERY_REGISTRY, registry.url in bakery.yml).")] = None,
 ) -> None:
-    state.context = AppContext(project, debug, {"region": region, "profile": profile, "endpoint_url": endpoint_url})
+    state.context = AppContext(project, debug, {"region": region, "profile": profile, "endpoint_url": endpoint_url},
+                               registry=registry)
 
 
 def _print_version(value: bool) -> None:
@@ -85,13 +88,14 @@ def build(
     no_layers: Annotated[bool, typer.Option("--no-layers", help="Bake the whole playbook in one Packer run (no role layers).")] = False,
     skip: Annotated[list[str], typer.Option("--skip", help="Skip a stage (repeatable).")] = [],
     until: Annotated[Optional[str], typer.Option("--until", help="Stop after this stage.")] = None,
+    no_pull: Annotated[bool, typer.Option("--no-pull", help="An image reused from the registry is only referenced, not pulled.")] = False,
     json_output: JsonFlag = False,
 ) -> None:
     """Bake each SERVICE's playbook into an image with Packer and Ansible, then verify it."""
     from bakery.commands.build import BuildRequest, build as build_services
 
     request = BuildRequest(tuple(services or ()), all_services, jobs, target, force, no_verify, no_layers, tuple(skip),
-                           until)
+                           until, no_pull)
     show(build_services(ctx(), request), json_output)
 
 
@@ -188,6 +192,19 @@ def deploy_cmd(
     from bakery.commands.deploy import DeployRequest, deploy_service
 
     show(deploy_service(ctx(), DeployRequest(service, env, target, image, approve)), json_output)
+
+
+@app.command("publish")
+def publish_cmd(
+    service: ServiceArg,
+    image: Annotated[Optional[str], typer.Option("--image", help="Image to publish (default: the newest of SERVICE).")] = None,
+    target: TargetOpt = None,
+    json_output: JsonFlag = False,
+) -> None:
+    """Push a verified image (tagged with its fingerprint), its base and a signed attestation to the registry."""
+    from bakery.commands.publish import publish
+
+    show(publish(ctx(), service, image, target), json_output)
 
 
 @app.command("status")

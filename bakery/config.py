@@ -179,6 +179,22 @@ class RoleTests(Strict):
                                                " (dotted names like geerlingguy.redis are skipped anyway)")
 
 
+class RegistrySettings(Strict):
+    """An OCI registry (distribution v2) that images, bases and attestations travel through."""
+
+    url: str = Field(pattern=r"^[A-Za-z0-9.-]+(:[0-9]+)?(/[a-z0-9._/-]+)?$",
+                     description="HOST[:PORT]/PATH: images go to URL/SERVICE, bases to URL/bakery-base/NAME;"
+                     " overridden by BAKERY_REGISTRY / --registry. Credentials: the containers auth file (podman login)")
+    tls_verify: bool = Field(True, description="check the registry's TLS certificate (false: also allows plain HTTP)")
+    cert_dir: str | None = Field(None, description="directory of extra CA certificates (*.crt) for the registry")
+
+
+class Signing(Strict):
+    key: str | None = Field(None, description="private Ed25519 key (PEM) that signs the attestations `bakery publish`"
+                            " pushes; BAKERY_SIGNING_KEY overrides it (and also signs verdicts); default: this"
+                            " machine's key")
+
+
 class Project(Strict):
     """bakery.yml: the project configuration."""
 
@@ -190,6 +206,9 @@ class Project(Strict):
     environments: dict[str, Environment] = Field({}, description="environments, by name, in promotion order")
     trust: Trust = Field(Trust(), description="whose signed verdicts this project accepts")
     role_tests: RoleTests = Field(RoleTests(), description="how `bakery test-roles` treats roles from elsewhere")
+    registry: RegistrySettings | None = Field(None, description="the OCI registry images, bases and attestations"
+                                              " travel through (none: images stay on this machine)")
+    signing: Signing = Field(Signing(), description="the key that signs what `bakery publish` pushes")
     _root: Path = PrivateAttr(default=Path("."))
 
     @model_validator(mode="after")

@@ -41,8 +41,9 @@ EXIT_MEANINGS: dict[ExitStatus, str] = {  # one line each; docs/reference/exit-c
     ExitStatus.BUILD_FAILED: "Packer or an Ansible task failed; with several services, any of them failed.",
     ExitStatus.VERIFY_FAILED: "the image failed verification.",
     ExitStatus.GATE_REFUSED: "a deploy or promotion gate refused: not verified, out of order, no approval, or"
-    " nothing to deploy or promote; `destroy --target aws` of an environment with `approval: true` without"
-    " `--approve`.",
+    " nothing to deploy or promote; `publish` of an image that is not verified; a registry image without an"
+    " attestation, with one naming another digest or service, or signed by an untrusted key; `destroy --target"
+    " aws` of an environment with `approval: true` without `--approve`.",
     ExitStatus.ROLE_TESTS_FAILED: "a role's Molecule scenario failed.",
     ExitStatus.DEPLOY_FAILED: "local: the new replicas never got healthy; the old ones keep serving. aws: the"
     " instance refresh `Failed` (or did not end in 2 hours), or apply started no refresh and the group does not"

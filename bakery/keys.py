@@ -72,11 +72,13 @@ def key_id(public: Ed25519PublicKey) -> str:
     return hashlib.sha256(raw).hexdigest()
 
 
-def signing_key() -> Ed25519PrivateKey:
-    """BAKERY_SIGNING_KEY's key if set, else this machine's (made on first use)."""
+def signing_key(configured: Path | None = None) -> Ed25519PrivateKey:
+    """BAKERY_SIGNING_KEY's key if set, else configured (signing.key), else this machine's (made on first use)."""
     path = os.environ.get(SIGNING_KEY_ENV)
     if path:
         return _load_private(Path(path), f"{SIGNING_KEY_ENV}={path}")
+    if configured is not None:
+        return _load_private(configured, f"signing.key {configured}")
     return machine_key()
 
 

@@ -3,7 +3,8 @@
 # Idempotent: each step is skipped when already done, so a second run takes about a second.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-APT_PACKAGES=(podman runc packer mmdebstrap uidmap slirp4netns containernetworking-plugins git openssh-client python3-venv)
+APT_PACKAGES=(podman runc packer mmdebstrap uidmap slirp4netns containernetworking-plugins git openssh-client python3-venv
+  skopeo docker-registry)
 
 say() { printf 'setup: %s\n' "$*" >&2; }
 
@@ -17,6 +18,15 @@ install_apt_packages() {
   say "installing Debian packages: ${missing[*]}"
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# docker-registry's packaged service listens on every interface: bakery's tests start their own
+# registry on 127.0.0.1 with their own config, so the packaged one is stopped and never started at boot.
+keep_packaged_registry_off() {
+  command -v systemctl >/dev/null && [ -d /run/systemd/system ] || return 0
+  systemctl is-enabled -q docker-registry 2>/dev/null || systemctl is-active -q docker-registry 2>/dev/null || return 0
+  say "stopping and disabling the packaged docker-registry service"
+  systemctl disable --now -q docker-registry
 }
 
 install_python_env() {
@@ -37,5 +47,6 @@ compile_bakery() {
 }
 
 install_apt_packages
+keep_packaged_registry_off
 install_python_env
 compile_bakery

@@ -34,6 +34,7 @@ class AppContext:
     debug: bool = False
     aws: dict = field(default_factory=dict)  # --region/--profile/--endpoint-url: options of the aws target
     log: Callable[[str], None] = log_to_stderr
+    registry: str | None = None  # --registry: HOST[:PORT]/PATH (else BAKERY_REGISTRY, else registry.url)
 
     def load(self) -> Project:
         from bakery import config

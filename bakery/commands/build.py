@@ -23,6 +23,7 @@ class BuildRequest:
     no_layers: bool = False
     skip: tuple[str, ...] = ()
     until: str | None = None
+    no_pull: bool = False
 
     def skipped(self) -> tuple[str, ...]:
         return self.skip + (("verify",) if self.no_verify else ())
@@ -30,7 +31,8 @@ class BuildRequest:
     def child_args(self) -> list[str]:
         """The options again, for each child `bakery build` of a multi-service build."""
         return [*(["--force"] if self.force else []), *(["--no-layers"] if self.no_layers else []),
-                *[a for s in self.skipped() for a in ("--skip", s)], *(["--until", self.until] if self.until else [])]
+                *[a for s in self.skipped() for a in ("--skip", s)], *(["--until", self.until] if self.until else []),
+                *(["--no-pull"] if self.no_pull else [])]
 
 
 @dataclass(frozen=True)
@@ -42,7 +44,7 @@ class ServiceBuilt(Result):
 
     def render(self, out, err):
         r = self.result
-        verb = "up to date" if r.reused else "built"
+        verb = ("up to date" + (f" (from {r.source.split('@')[0]})" if r.source else "")) if r.reused else "built"
         line(err, f"{verb}: {r.image} ({r.verdict}, fingerprint {r.fingerprint[:12]}, run {r.run_id}, {r.duration_s:.1f} s)")
         line(out, r.image)
 
@@ -74,7 +76,8 @@ def build(app: AppContext, request: BuildRequest) -> ServiceBuilt | ServicesBuil
     target_name = app.target_name(project, request.target)
     if len(names) > 1:
         return _build_many(app, project, names, target_name, request)
-    options = BuildOptions(force=request.force, no_layers=request.no_layers, skip=request.skipped(), until=request.until)
+    options = BuildOptions(force=request.force, no_layers=request.no_layers, skip=request.skipped(), until=request.until,
+                           registry=app.registry, no_pull=request.no_pull)
     return ServiceBuilt(build_service(project, names[0], target_name, options, make_reporter(), app.aws))
 
 

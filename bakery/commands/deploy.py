@@ -82,7 +82,8 @@ def deploy_service(app: AppContext, request: DeployRequest) -> Deployed:
     deployer, target_impl = _deployer(app, project, request.target)
     deployer.check_environment(service, env)
     records = deployer.records()
-    image = deploy.choose_image(project, service, env, target_impl.list_images(service), request.image, target_impl,
+    wanted = _from_registry(app, project, target_impl, service, request.image) if request.image else None
+    image = deploy.choose_image(project, service, env, target_impl.list_images(service), wanted, target_impl,
                                 records)
     deploy.check_gates(project, service, env, image, request.approve, target_impl, records)
     ctx = deploy.DeployContext(project, service, env, target_impl, records, RunDir.create(project.state_dir(), "deploy"),
@@ -91,6 +92,24 @@ def deploy_service(app: AppContext, request: DeployRequest) -> Deployed:
         rollout = deployer.deploy(ctx, image)
         records.record(rollout.deployment)
     return Deployed(rollout)
+
+
+def _from_registry(app: AppContext, project, target_impl, service: str, image: str) -> str:
+    """A registry reference by digest (local target): pulled after its attestation is checked; its local ref."""
+    if "@sha256:" not in image or target_impl.name != "local":
+        return image
+    from bakery.registry import registry_for, split_digest_ref
+    from bakery.registry_images import adopt
+
+    repository, digest = split_digest_ref(image)
+    registry = registry_for(project, app.registry) or _registry_of(repository)
+    return adopt(project, registry, target_impl, repository, digest, service=service).image.ref
+
+
+def _registry_of(repository: str):
+    from bakery.registry import Registry
+
+    return Registry(repository.rsplit("/", 1)[0])
 
 
 def status(app: AppContext, service: str, env: str, target: str | None = None) -> Status:

@@ -94,6 +94,10 @@ class Target(ABC):
     def find_image(self, service: str, fingerprint: str) -> ImageRecord | None:
         """An existing image with exactly this fingerprint, if any."""
 
+    def adoption_ref(self, service: str, fingerprint: str) -> str:
+        """The reference an image published by another machine is pulled to (targets that pull images)."""
+        raise NotImplementedError(f"the {self.name} target does not pull images from a registry")
+
     @abstractmethod
     def record_image(self, service: str, fingerprint: str, manifest_build: dict) -> ImageRecord:
         """Name/tag the artifact Packer produced and return it."""

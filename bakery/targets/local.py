@@ -124,6 +124,11 @@ class LocalTarget(Target):
                 return record
         return None
 
+    def adoption_ref(self, service: str, fingerprint: str) -> str:
+        """Where an image another machine published is pulled to: this project's own tag (its labels
+        name the project that baked it, so only the tag can say it is this project's now)."""
+        return self._refs(service, fingerprint)[-1]
+
     def record_image(self, service: str, fingerprint: str, manifest_build: dict) -> ImageRecord:
         ref, *own = self._refs(service, fingerprint)
         if own and not self._may_take_shared(ref, manifest_build["artifact_id"]):

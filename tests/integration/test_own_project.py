@@ -33,7 +33,8 @@ def own_project(tmp_path_factory) -> Path:
 
 def test_init_project_with_a_galaxy_style_role_bakes_seals_and_verifies(cli, own_project):
     before = container_ids()
-    result = cli("-C", own_project, "build", "app", "--json")
+    # --force: a store kept from an earlier run may hold these role layers; this bake must run them
+    result = cli("-C", own_project, "build", "app", "--force", "--json")
     assert result.rc == 0, result.err
     built = result.json()
     assert built["verdict"] == "passed" and built["reused"] is False

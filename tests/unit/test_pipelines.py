@@ -7,7 +7,7 @@ import yaml
 from bakery.errors import ExitStatus
 from helpers import REPO
 
-STAGES = ["role-tests", "bake", "verify", "deploy-dev", "deploy-staging", "deploy-prod"]
+STAGES = ["role-tests", "bake", "deploy-dev", "deploy-staging", "deploy-prod"]
 
 
 def commands(steps: list[str]) -> list[str]:
@@ -25,6 +25,7 @@ def test_gitlab_pipeline():
     # bakery's state (verdicts, deployment records, canaries) reaches the later jobs
     assert pipeline["default"]["artifacts"]["paths"] == [".bakery/"]
     assert pipeline["variables"]["XDG_STATE_HOME"].endswith("/.bakery/state")
+    assert_bake_publishes_and_deploys_pull(jobs, lambda job: commands(job["script"]), (REPO / ".gitlab-ci.yml").read_text())
 
 
 def test_github_workflow():
@@ -37,6 +38,8 @@ def test_github_workflow():
     for job in jobs.values():
         runs = [step["run"] for step in job["steps"] if "run" in step]
         assert runs and all(line.startswith("./run ") for line in commands(runs))
+    assert_bake_publishes_and_deploys_pull(jobs, lambda job: commands([s["run"] for s in job["steps"] if "run" in s]),
+                                           (REPO / ".github" / "workflows" / "bake.yml").read_text())
     # each job after the bake starts from the state the job before it left
     assert workflow["env"]["XDG_STATE_HOME"].endswith("/.bakery/state")
     for previous, name in zip(STAGES[1:], STAGES[2:]):
@@ -44,6 +47,16 @@ def test_github_workflow():
         assert downloads == [{"name": f"bakery-state-{previous}", "path": ".bakery"}]
         uploads = [s["with"] for s in jobs[previous]["steps"] if s.get("uses", "").startswith("actions/upload-artifact")]
         assert uploads[0]["name"] == f"bakery-state-{previous}" and uploads[0]["include-hidden-files"] is True
+
+
+def assert_bake_publishes_and_deploys_pull(jobs: dict, lines, text: str) -> None:
+    """One job bakes, verifies and publishes; every deploy job deploys the published image by its digest."""
+    bake = lines(jobs["bake"])
+    assert any("bakery build" in line and "--no-verify" not in line for line in bake)
+    assert any("bakery publish" in line and "--json" in line for line in bake)
+    for name in STAGES[2:]:
+        assert any("bakery deploy" in line and "--image" in line and ".bakery/published.json" in line for line in lines(jobs[name])), name
+    assert "one runner throughout" not in text
 
 
 def test_pipelines_let_only_plans_would_rebuild_through():
