@@ -26,11 +26,13 @@ def registry(tmp_path_factory):
 class Machine:
     name: str
     project: Path
-    storage_conf: Path
+    storage_conf: Path | None  # None: the machine's default podman storage (the one the suite runs on)
     state_home: Path
 
     def env(self) -> dict[str, str]:
-        return {"CONTAINERS_STORAGE_CONF": str(self.storage_conf), "XDG_STATE_HOME": str(self.state_home)}
+        """Its variables; CONTAINERS_STORAGE_CONF is None when it uses the default storage (unset it)."""
+        return {"CONTAINERS_STORAGE_CONF": str(self.storage_conf) if self.storage_conf else None,
+                "XDG_STATE_HOME": str(self.state_home)}
 
     def configure(self, registry_url: str, trust: list[Path] = (), tls_verify: bool = False) -> None:
         config = self.project / "bakery.yml"
@@ -40,10 +42,12 @@ class Machine:
         config.write_text(yaml.safe_dump(data))
 
 
-def new_machine(root: Path, name: str, storage_conf: Path | None = None, copy=copy_fixture_project) -> Machine:
-    """A machine: its project copy, state dir and (unless given, e.g. the worktree's) podman storage root."""
+def new_machine(root: Path, name: str, own_storage: bool = True, copy=copy_fixture_project) -> Machine:
+    """A machine: its project copy, state dir and its own podman storage root (own_storage), or
+    the storage this suite runs on (CONTAINERS_STORAGE_CONF when set, else podman's default)."""
     home = root / name
-    if storage_conf is None:
+    storage_conf = Path(os.environ["CONTAINERS_STORAGE_CONF"]) if os.environ.get("CONTAINERS_STORAGE_CONF") else None
+    if own_storage:
         storage_conf = home / "storage.conf"
         storage_conf.parent.mkdir(parents=True, exist_ok=True)
         storage_conf.write_text(f'[storage]\ndriver = "overlay"\ngraphroot = "{home}/graph"\n'
@@ -73,16 +77,19 @@ def machines(tmp_path, monkeypatch):
     made: list[Machine] = []
 
     def machine(name: str, own_storage: bool = True) -> Machine:
-        made.append(new_machine(tmp_path, name, None if own_storage else Path(os.environ["CONTAINERS_STORAGE_CONF"])))
+        made.append(new_machine(tmp_path, name, own_storage))
         return made[-1]
 
     def use(which: Machine) -> None:
         for key, value in which.env().items():
-            monkeypatch.setenv(key, value)
+            if value is None:
+                monkeypatch.delenv(key, raising=False)
+            else:
+                monkeypatch.setenv(key, value)
 
     yield machine, use
     for m in made:
-        if m.storage_conf.parent == tmp_path / m.name:
+        if m.storage_conf is not None and m.storage_conf.parent == tmp_path / m.name:
             remove_storage(m)
 
 
