@@ -98,6 +98,16 @@ class DeploySettings(Strict):
     port: int = Field(80, gt=0, lt=65536, description="port the instance serves on (health checks, local replicas)")
     health_path: str = Field("/healthz", description="HTTP path that answers 200 when a replica is healthy")
     health_timeout_s: float = Field(90.0, gt=0, le=1800, description="how long a new replica may take to get healthy")
+    endpoints: dict[str, int] = Field(
+        {}, description="local target: the fixed 127.0.0.1 port of each environment's load balancer (HAProxy),"
+        " e.g. {dev: 8081, staging: 8082}; an environment without one has no balancer")
+
+    @model_validator(mode="after")
+    def _ports_in_range(self) -> DeploySettings:
+        for env, port in self.endpoints.items():
+            if not 1024 <= port <= 65535:
+                raise ValueError(f"endpoints.{env}: port {port} is outside 1024-65535 (pick an unprivileged port)")
+        return self
 
 
 class Service(Strict):
@@ -149,7 +159,20 @@ class Project(Strict):
         for name, env in self.environments.items():
             if env.after is not None and env.after not in self.environments:
                 raise ValueError(f"environments.{name}.after: unknown environment '{env.after}'")
+        self._check_endpoints()
         return self
+
+    def _check_endpoints(self) -> None:
+        """Each endpoint names a known environment, and no two endpoints share a port."""
+        taken: dict[int, str] = {}
+        for name, service in self.services.items():
+            for env, port in service.deploy.endpoints.items():
+                where = f"services.{name}.deploy.endpoints.{env}"
+                if env not in self.environments:
+                    raise ValueError(f"{where}: unknown environment '{env}' (defined: {', '.join(self.environments)})")
+                if port in taken:
+                    raise ValueError(f"{where}: port {port} is already the endpoint of {taken[port]}; give each its own port")
+                taken[port] = where
 
     @property
     def root(self) -> Path:

@@ -13,7 +13,7 @@ from bakery import packer, proc
 from bakery.errors import BakeryError
 
 MIN_FREE_BYTES = 5 * 1024**3
-SETUP_HINT = "run ./run true (installs podman, runc, packer, mmdebstrap and the Python deps)"
+SETUP_HINT = "run ./run true (installs podman, runc, packer, mmdebstrap, haproxy and the Python deps)"
 
 
 @dataclass(frozen=True)
@@ -67,7 +67,7 @@ def check_disk(path: Path) -> Callable[[], Check]:
 
 def run_checks(project_root: Path) -> list[Check]:
     checks = [check_podman, check_tool("runc"), check_packer, check_ansible, check_tool("mmdebstrap"),
-              check_disk(project_root)]
+              check_tool("haproxy"), check_disk(project_root)]
     return [c() for c in checks]
 
 

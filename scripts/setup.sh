@@ -3,7 +3,7 @@
 # Idempotent: each step is skipped when already done, so a second run takes about a second.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-APT_PACKAGES=(podman runc packer mmdebstrap uidmap slirp4netns containernetworking-plugins git openssh-client python3-venv)
+APT_PACKAGES=(podman runc packer mmdebstrap haproxy uidmap slirp4netns containernetworking-plugins git openssh-client python3-venv)
 
 say() { printf 'setup: %s\n' "$*" >&2; }
 

@@ -14,8 +14,10 @@ from dataclasses import asdict, dataclass
 from bakery import podman
 from bakery.deploy import (DeployContext, Deployer, Deployment, FleetStatus, LocalRecords, Records, Rollout, Sizing,
                            new_deployment, read_sizing)
+from bakery.deploy.balancer import Balancer
 from bakery.errors import ConfigError, DeployFailed
 from bakery.rundir import RunDir
+from bakery.state import StateDir
 from bakery.targets import ImageRecord
 
 # instance type -> (vCPU, memory GiB), as AWS sizes them; CPUs are capped at this machine's cores
@@ -51,6 +53,24 @@ def resource_limits(instance_type: str) -> list[str]:
                           hint=f"known: {', '.join(INSTANCE_SIZES)}")
     cpus, memory_gib = INSTANCE_SIZES[instance_type]
     return [f"--cpus={min(cpus, os.cpu_count() or 1)}", f"--memory={int(memory_gib * 1024)}m"]
+
+
+def balancer_of(ctx: DeployContext) -> Balancer | None:
+    """The environment's load balancer when services.<service>.deploy.endpoints names a port for it."""
+    settings = ctx.project.service(ctx.service).deploy
+    port = settings.endpoints.get(ctx.env)
+    if port is None:
+        return None
+    return Balancer(StateDir(ctx.project.state_dir()), ctx.service, ctx.env, port, settings.health_path)
+
+
+def endpoint_status(balancer: Balancer | None) -> dict | None:
+    """`status --json`'s endpoint: the stable URL, whether HAProxy runs, and what each used slot serves."""
+    if balancer is None:
+        return None
+    running = balancer.running()
+    servers = [asdict(s) for s in balancer.serving()] if running else []
+    return {"url": balancer.url, "running": running, "servers": servers}
 
 
 def replica_filters(service: str, env: str) -> list[str]:
@@ -90,14 +110,19 @@ class LocalDeployer(Deployer):
 
     def status(self, ctx: DeployContext) -> FleetStatus:
         replicas = status_local(ctx)
-        return FleetStatus({"replicas": [asdict(r) for r in replicas]}, [
+        endpoint = endpoint_status(balancer_of(ctx))
+        heading = "" if endpoint is None else f" at {endpoint['url']}" + ("" if endpoint["running"] else " (balancer stopped)")
+        return FleetStatus({"replicas": [asdict(r) for r in replicas], "endpoint": endpoint}, [
             f"  {r.name:<40} {r.fingerprint[:12]:<13} {'healthy' if r.healthy else 'UNHEALTHY':<10} {r.url}  {r.detail}"
-            for r in replicas])
+            for r in replicas], heading)
 
     def destroy(self, ctx: DeployContext, approve: bool) -> str:
         removed = podman.remove_containers(*replica_filters(ctx.service, ctx.env))
+        balancer = balancer_of(ctx)
+        stopped = balancer is not None and balancer.stop()
         ctx.records.forget(ctx.service, ctx.env)
-        return f"destroyed {ctx.service} in {ctx.env}: {len(removed)} replica(s) removed"
+        return (f"destroyed {ctx.service} in {ctx.env}: {len(removed)} replica(s) removed"
+                + (f", balancer on {balancer.url} stopped" if stopped else ""))
 
 
 def deploy_local(ctx: DeployContext, image: ImageRecord, sizing: Sizing) -> Deployment:
@@ -107,14 +132,31 @@ def deploy_local(ctx: DeployContext, image: ImageRecord, sizing: Sizing) -> Depl
     old = current_replicas(service, env, settings.port)
     limits = resource_limits(sizing.instance_type)
     log(f"starting {sizing.desired} replica(s) of {image.ref} ({sizing.instance_type}: {' '.join(limits)})")
+    balancer = balancer_of(ctx)
+    if balancer is not None and not balancer.running():
+        balancer.check_port_free(f"services.{service}.deploy.endpoints.{env}")
     with new_replicas(service, env, image, sizing.desired, ctx.run, limits, settings.port) as fresh:
         for replica in fresh:
             wait_healthy(replica, image.fingerprint, settings.health_path, settings.health_timeout_s)
             log(f"  {replica.name} healthy at {replica.url}")
+        if balancer is not None:
+            switch_balancer(balancer, fresh, log)
     for replica in old:
         podman.remove(replica.name)
         log(f"  removed old replica {replica.name} ({replica.fingerprint[:12]})")
     return new_deployment(service, env, "local", image, sizing.desired, ctx.run.run_id)
+
+
+def switch_balancer(balancer: Balancer, fresh: list[Replica], log) -> None:
+    """New replicas in (once HAProxy calls them UP), then the old ones drained and out."""
+    if not balancer.running():
+        balancer.start()
+        log(f"  balancer started on {balancer.url}")
+    slots = balancer.add([r.url for r in fresh])
+    log(f"  {len(slots)} new replica(s) in the balancer ({', '.join(slots)})")
+    drained = balancer.drain_all_but([r.url for r in fresh])
+    if drained:
+        log(f"  {len(drained)} old replica(s) drained out of the balancer ({', '.join(drained)})")
 
 
 @contextlib.contextmanager

@@ -88,3 +88,30 @@ def test_no_config_found(tmp_path):
 def test_repo_config_is_valid():
     project = load_project(Path(__file__).resolve().parents[2])
     assert "api-service" in project.services
+
+
+TWO_SERVICES = VALID.replace(
+    "  web: {playbook: site.yml, base: debian-12, variables: {port: 80}}",
+    "  web: {playbook: site.yml, base: debian-12, deploy: {endpoints: {dev: 8081, prod: 8082}}}\n"
+    "  api: {playbook: site.yml, base: debian-12, deploy: {endpoints: ENDPOINTS}}",
+)
+
+
+def test_endpoints_give_each_service_and_environment_a_port():
+    project = parse_project(TWO_SERVICES.replace("ENDPOINTS", "{dev: 8091}"), source="bakery.yml")
+    assert project.service("web").deploy.endpoints == {"dev": 8081, "prod": 8082}
+    assert project.service("api").deploy.endpoints == {"dev": 8091}
+
+
+@pytest.mark.parametrize(("endpoints", "expected"), [
+    ("{dev: 8081}", "services.api.deploy.endpoints.dev: port 8081 is already the endpoint of"
+                    " services.web.deploy.endpoints.dev"),
+    ("{qa: 8091}", "services.api.deploy.endpoints.qa: unknown environment 'qa' (defined: dev, prod)"),
+    ("{dev: 80}", "endpoints.dev: port 80 is outside 1024-65535"),
+    ("{dev: 70000}", "endpoints.dev: port 70000 is outside 1024-65535"),
+])
+def test_bad_endpoints_are_one_line_errors(endpoints, expected):
+    with pytest.raises(ConfigError) as err:
+        parse_project(TWO_SERVICES.replace("ENDPOINTS", endpoints), source="bakery.yml")
+    assert expected in err.value.one_line() and "\n" not in err.value.one_line()
+    assert err.value.exit_status == ExitStatus.CONFIG
