@@ -18,4 +18,8 @@ module "service" {
   runtime_config    = var.runtime_config
   app_port          = var.app_port
   tags              = var.tags
+
+  create_load_balancer = var.create_load_balancer
+  health_check_path    = var.health_check_path
+  listener_port        = var.listener_port
 }
