@@ -126,6 +126,8 @@ class Environment(Strict):
     after: str | None = Field(None, description="environment an image must reach first")
     approval: bool = Field(False, description="deploys (and on aws promotions and destroys) need --approve")
     tfvars: str | None = Field(None, description="default terraform/envs/<env>/terraform.tfvars")
+    services: list[str] | None = Field(None, description="services `bakery env up/status/destroy/recreate` act on;"
+                                       " default: every service in bakery.yml")
 
 
 class BuildSettings(Strict):
@@ -159,6 +161,10 @@ class Project(Strict):
         for name, env in self.environments.items():
             if env.after is not None and env.after not in self.environments:
                 raise ValueError(f"environments.{name}.after: unknown environment '{env.after}'")
+            for service in env.services or []:
+                if service not in self.services:
+                    raise ValueError(f"environments.{name}.services: unknown service '{service}'"
+                                     f" (defined: {', '.join(self.services)})")
         self._check_endpoints()
         return self
 
@@ -183,6 +189,12 @@ class Project(Strict):
             known = ", ".join(sorted(self.services))
             raise ConfigError(f"unknown service '{name}'", hint=f"services in {CONFIG_NAME}: {known}")
         return self.services[name]
+
+    def environment_services(self, env: str) -> list[str]:
+        """The services of an environment as a whole (environments.<env>.services, default all)."""
+        self.tfvars_path(env)  # the unknown-environment error
+        listed = self.environments[env].services
+        return list(self.services) if listed is None else list(listed)
 
     def base(self, name: str) -> Base:
         if name not in self.bases:

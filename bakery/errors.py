@@ -19,6 +19,7 @@ class ExitStatus(IntEnum):
     DEPLOY_FAILED = 9  # new replicas/instances never got healthy; the old ones keep serving
     REFRESH_CANCELLED = 10  # aws: the instance refresh was cancelled
     REFRESH_ROLLED_BACK = 11  # aws: the instance refresh failed and rolled back
+    ENV_DIFFERS = 13  # `bakery env recreate`: the recreated environment differs from the one destroyed
     USAGE = 64  # bad command-line usage: a missing argument, a bad option value (EX_USAGE of sysexits.h)
     INTERRUPTED = 130  # Ctrl-C / SIGINT
 
@@ -63,6 +64,10 @@ class RoleTestsFailed(BakeryError):
 
 class DeployFailed(BakeryError):
     exit_status = ExitStatus.DEPLOY_FAILED
+
+
+class EnvironmentDiffers(BakeryError):
+    exit_status = ExitStatus.ENV_DIFFERS
 
 
 class Interrupted(BakeryError):

@@ -45,6 +45,7 @@ class ReplicaStatus:
     state: str
     healthy: bool
     detail: str
+    size: str = ""  # the container's limits, e.g. "cpus=2 memory=2048m"
 
 
 def resource_limits(instance_type: str) -> list[str]:
@@ -101,10 +102,10 @@ class LocalDeployer(Deployer):
         return LocalRecords(self.project)
 
     def check_environment(self, service: str, env: str) -> None:
-        read_sizing(self.project, env)  # the tfvars sizes, before any image is chosen
+        read_sizing(self.project, env, service)  # the tfvars sizes, before any image is chosen
 
     def deploy(self, ctx: DeployContext, image: ImageRecord) -> Rollout:
-        deployment = deploy_local(ctx, image, read_sizing(ctx.project, ctx.env))
+        deployment = deploy_local(ctx, image, read_sizing(ctx.project, ctx.env, ctx.service))
         return Rollout(deployment, f"deployed {deployment.image} to {ctx.env}: {deployment.replicas} healthy replica(s)",
                        asdict(deployment))
 
@@ -208,11 +209,27 @@ def wait_healthy(replica: Replica, fingerprint: str, path: str, timeout_s: float
 
 def status_local(ctx: DeployContext) -> list[ReplicaStatus]:
     settings = ctx.project.service(ctx.service).deploy
+    containers = podman.containers(*replica_filters(ctx.service, ctx.env))
+    sizes = container_sizes([c["Names"][0] for c in containers])
     statuses = []
-    for container in podman.containers(*replica_filters(ctx.service, ctx.env)):
+    for container in containers:
         replica = _replica(container, settings.port)
         healthy, detail = probe(replica.url, settings.health_path, replica.fingerprint) if replica.url else (False, "no port")
         statuses.append(ReplicaStatus(replica.name, replica.url, replica.fingerprint, container.get("State", ""),
-                                      healthy, detail))
+                                      healthy, detail, sizes.get(replica.name, "")))
     return statuses
+
+
+def container_sizes(names: list[str]) -> dict[str, str]:
+    """name -> "cpus=N memory=Mm", the limits each container really runs with (podman inspect)."""
+    if not names:
+        return {}
+    inspected = json.loads(podman.podman("inspect", *names, check=False).stdout or "[]")
+    return {c["Name"].lstrip("/"): _size(c.get("HostConfig", {})) for c in inspected}
+
+
+def _size(host_config: dict) -> str:
+    cpus = (host_config.get("NanoCpus") or 0) / 1e9
+    memory_mib = (host_config.get("Memory") or 0) // (1024 * 1024)
+    return f"cpus={cpus:g} memory={memory_mib}m"
 
