@@ -12,7 +12,7 @@ def test_unknown_service_is_a_one_line_config_error(cli, fixture_project):
     result = cli("-C", fixture_project, "build", "nope")
     assert result.rc == ExitStatus.CONFIG
     assert result.err.strip().splitlines() == [
-        "bakery: error: unknown service 'nope' (services in bakery.yml: broken, broken-service, dirty, layered, missing-role, tiny, unsettled, web)"
+        "bakery: error: unknown service 'nope' (services in bakery.yml: broken, broken-service, dirty, front, layered, missing-role, tiny, unsettled, web)"
     ]
     assert not (fixture_project / ".bakery").exists()
 
@@ -63,7 +63,7 @@ def test_plan_errors_keep_their_own_exit_code(cli, fixture_project):
     assert result.rc == ExitStatus.CONFIG
     assert result.err.strip().splitlines() == [
         "bakery: error: unknown service 'no-such-service' (services in bakery.yml: broken, broken-service, dirty,"
-        " layered, missing-role, tiny, unsettled, web)"
+        " front, layered, missing-role, tiny, unsettled, web)"
     ]
 
 
