@@ -115,3 +115,19 @@ def test_bad_endpoints_are_one_line_errors(endpoints, expected):
         parse_project(TWO_SERVICES.replace("ENDPOINTS", endpoints), source="bakery.yml")
     assert expected in err.value.one_line() and "\n" not in err.value.one_line()
     assert err.value.exit_status == ExitStatus.CONFIG
+
+
+def test_example_services_reuse_the_shared_roles(cli):
+    """api-service, worker and web: each starts with the shared roles, so their first layers are shared."""
+    repo = Path(__file__).resolve().parents[2]
+    result = cli("-C", repo, "config", "check")
+    assert result.rc == 0, result.err
+    roles = {line.split(":")[0]: line.split("(")[1].rstrip(")").split(", ")
+             for line in (result.out + result.err).splitlines() if " roles (" in line}
+    assert set(roles) == {"api-service", "worker", "web"}
+    assert all(r[:2] == ["common", "python_runtime"] and r[-1] == "image_cleanup" for r in roles.values())
+    assert roles["web"][:3] == roles["api-service"][:3]
+    project = load_project(repo)
+    assert all(project.suite_path(s).is_dir() for s in roles)
+    ports = [p for s in project.services.values() for p in s.deploy.endpoints.values()]
+    assert len(ports) == len(set(ports)) == 9

@@ -167,8 +167,26 @@ def test_env_main_passes_every_module_input_from_a_variable_of_the_same_name():
     call = env.modules["service"]
     assert call.source == "../../modules/service"
     module_inputs = modules_summary(ROOT)["service"].variables
-    assert call.arguments == {name: f"${{var.{name}}}" for name in module_inputs}
-    assert set(env.variables) == set(module_inputs) | {"region"}
+    sized = {"instance_type", "min_size", "max_size", "desired_capacity"}  # per service: local.sizes
+    assert call.arguments == {name: f"${{local.sizes.{name}}}" if name in sized else f"${{var.{name}}}"
+                              for name in module_inputs}
+    assert set(env.variables) == set(module_inputs) | {"region", "services"}
+    sizes = env.locals["sizes"]
+    assert "lookup(var.services, var.service, {})" in sizes and all(f"var.{name}" in sizes for name in sized)
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_every_service_of_the_example_is_sized_in_each_env_tfvars(env):
+    from bakery.config import load_project
+    from bakery.deploy import read_sizing
+
+    project = load_project(ROOT)
+    tfvars = load_env(ROOT, env).tfvars
+    assert set(tfvars["services"]) | {tfvars["service"]} == set(project.services)
+    for service, sizes in tfvars["services"].items():
+        sizing = read_sizing(project, env, service)
+        assert (sizing.instance_type, sizing.desired) == (sizes["instance_type"], sizes["desired_capacity"])
+        assert sizing.min_size <= sizing.desired <= sizing.max_size
 
 
 @pytest.mark.parametrize("env", ENVS)
@@ -280,10 +298,10 @@ def test_ami_id_in_tfvars_is_reported(tree):
 
 
 def test_hard_coded_module_argument_is_reported(tree):
-    edit(env_file(tree, "prod", "main.tf"), "instance_type     = var.instance_type",
+    edit(env_file(tree, "prod", "main.tf"), "instance_type     = local.sizes.instance_type",
          'instance_type     = "t3.2xlarge"')
     assert diff_envs(tree, "dev", "prod").violations == [
-        "module 'service' argument 'instance_type' is \"t3.2xlarge\" in prod but var.instance_type in dev"
+        "module 'service' argument 'instance_type' is \"t3.2xlarge\" in prod but local.sizes.instance_type in dev"
     ]
 
 

@@ -98,3 +98,9 @@ variable "listener_port" {
   description = "Port of the created load balancer (module default: 80)"
   default     = null
 }
+
+variable "services" {
+  type        = map(map(string))
+  description = "Per-service sizes of this environment: { worker = { instance_type = \"t3.micro\", desired_capacity = 1 } }; unset keys use the sizes above"
+  default     = {}
+}
