@@ -51,3 +51,16 @@ def test_pipelines_let_only_plans_would_rebuild_through():
     for path in (REPO / ".gitlab-ci.yml", REPO / ".github" / "workflows" / "bake.yml"):
         allowed = re.findall(r"bakery plan .*\|\| test \$\? -eq (\d+)", path.read_text())
         assert allowed and {ExitStatus(int(code)) for code in allowed} == {ExitStatus.PLAN_WOULD_REBUILD}, path
+
+
+def test_pipelines_bake_every_service_and_bring_environments_up_whole():
+    from bakery.config import load_project
+
+    services = set(load_project(REPO).services)
+    for path in (REPO / ".gitlab-ci.yml", REPO / ".github" / "workflows" / "bake.yml"):
+        text = path.read_text()
+        assert "bakery build --all" in text and "bakery plan --all" in text, path
+        assert set(re.findall(r"bakery verify ([a-z0-9-]+)", text)) == services, path
+        for env in ("dev", "staging", "prod"):
+            assert re.search(rf"bakery env up {env} --target \S+( --approve)?$", text, re.MULTILINE), (path, env)
+        assert "bakery deploy" not in text, path
