@@ -29,10 +29,16 @@ class ServiceState:
     healthy: int
     sizes: list[str]  # one per replica: "cpus=2 memory=2048m" (local), the instance type (aws)
     endpoint: str | None = None
+    balancer_running: bool | None = None  # None: no endpoint
 
     @property
     def all_healthy(self) -> bool:
         return self.replicas > 0 and self.healthy == self.replicas
+
+    @property
+    def serving(self) -> bool:
+        """Every replica healthy, and reachable at the endpoint when there is one."""
+        return self.all_healthy and self.balancer_running is not False
 
     def comparable(self) -> dict:
         return {"image_id": self.image_id, "fingerprint": self.fingerprint, "replicas": self.replicas,
@@ -52,7 +58,8 @@ class EnvStatus(Result):
         line(out, f"{self.env}: {len(self.services)} service(s)")
         for s in self.services:
             health = f"{s.healthy}/{s.replicas} healthy" if s.image else "not deployed"
-            line(out, f"  {s.service:<20} {(s.image or '-'):<45} {health:<14} {s.endpoint or ''}")
+            endpoint = (s.endpoint or "") + (" (balancer stopped)" if s.balancer_running is False and s.image else "")
+            line(out, f"  {s.service:<20} {(s.image or '-'):<45} {health:<14} {endpoint}")
 
 
 @dataclass(frozen=True)
@@ -131,11 +138,12 @@ def service_state(app: AppContext, project, env: str, service: str, target: str 
     current = ctx.records.current(service, env)
     fleet = deployer.status(ctx).data
     members = fleet.get("replicas") or fleet.get("instances") or []
-    endpoint = (fleet.get("endpoint") or {}).get("url")
+    endpoint = fleet.get("endpoint") or {}
     return ServiceState(service, current.image if current else None, current.image_id if current else None,
                         current.fingerprint if current else None, len(members),
                         sum(1 for m in members if m.get("healthy")),
-                        sorted(m.get("size") or m.get("instance_type") or "?" for m in members), endpoint)
+                        sorted(m.get("size") or m.get("instance_type") or "?" for m in members),
+                        endpoint.get("url"), endpoint.get("running"))
 
 
 def env_status(app: AppContext, env: str, target: str | None = None) -> EnvStatus:
@@ -163,7 +171,7 @@ def _up_one(app: AppContext, project, env: str, service: str, target: str | None
     records = deployer.records()
     image = deploy.choose_image(project, service, env, target_impl.list_images(service), image_ref, target_impl, records)
     state = service_state(app, project, env, service, target)
-    if state.image_id == image.image_id and state.all_healthy:
+    if state.image_id == image.image_id and state.serving:
         return ServiceOutcome(service, "unchanged", f"{image.ref}: {state.healthy} healthy")
     app.log(f"{service}: deploying {image.ref} to {env}")
     rollout = deploy_service(app, DeployRequest(service, env, target, image.image_id, approve)).rollout

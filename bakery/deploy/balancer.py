@@ -139,8 +139,11 @@ class Balancer:
     def check_port_free(self, where: str) -> None:
         """ConfigError when the endpoint port is taken by someone else (call before starting)."""
         with socket.socket() as probe:
+            # as HAProxy binds: connections of an earlier balancer in TIME_WAIT do not count, a listener does
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
                 probe.bind(("127.0.0.1", self.port))
+                probe.listen()
             except OSError:
                 raise ConfigError(f"{where}: port {self.port} on 127.0.0.1 is in use by another process",
                                   hint="stop it or pick another port") from None

@@ -1,5 +1,11 @@
 """`bakery env up|status|recreate|destroy` with two small fixture services (web, front), real podman and HAProxy."""
 
+import os
+import signal
+import time
+import urllib.request
+from pathlib import Path
+
 import pytest
 import yaml
 
@@ -20,6 +26,19 @@ def make_environment(project) -> None:
     for service in SERVICES:
         data["services"][service]["deploy"]["endpoints"] = {"dev": free_port()}
     config.write_text(yaml.safe_dump(data))
+
+
+def stop_balancer(project, service: str, env: str) -> None:
+    pid_file = project / ".bakery" / "lb" / f"{service}-{env}" / "haproxy.pid"
+    pid = int(pid_file.read_text().split()[0])
+    os.kill(pid, signal.SIGTERM)
+    while Path(f"/proc/{pid}").exists():
+        time.sleep(0.1)
+
+
+def get(url: str) -> str:
+    with urllib.request.urlopen(url + "/healthz", timeout=3) as response:
+        return response.read().decode()
 
 
 def env_status(cli, project, env="dev") -> dict:
@@ -55,6 +74,12 @@ def test_env_up_recreate_and_destroy(cli, env_project):
         assert dev[service]["endpoint"].startswith("http://127.0.0.1:")
     again = cli("-C", env_project, "env", "up", "dev", "--json")
     assert [s["action"] for s in again.json()["services"]] == ["unchanged", "unchanged"]
+
+    stop_balancer(env_project, "web", "dev")  # as after a reboot: the replicas run, the balancer does not
+    assert env_status(cli, env_project)["web"]["balancer_running"] is False
+    healed = cli("-C", env_project, "env", "up", "dev", "--json")
+    assert [s["action"] for s in healed.json()["services"]] == ["deployed", "unchanged"]
+    assert "front" in get(dev["front"]["endpoint"]) and '"version": "1"' in get(dev["web"]["endpoint"])
 
     assert cli("-C", env_project, "env", "up", "staging").rc == 0
     staging = env_status(cli, env_project, "staging")
