@@ -16,6 +16,7 @@ import contextlib
 import csv
 import hashlib
 import os
+import re
 import signal
 import socket
 import tempfile
@@ -148,8 +149,15 @@ class Balancer:
                 raise ConfigError(f"{where}: port {self.port} on 127.0.0.1 is in use by another process",
                                   hint="stop it or pick another port") from None
 
+    def check_health_path(self) -> None:
+        """ConfigError unless the health path can go into HAProxy's `option httpchk` line."""
+        if not re.fullmatch(r"/[^\s#]*", self.health_path):
+            raise ConfigError(f"services.{self.service}.deploy.health_path: {self.health_path!r} cannot be a load"
+                              " balancer health check", hint="a path starting with / without spaces or #")
+
     def start(self) -> None:
         """Write the config and start HAProxy (it daemonizes); all slots start in maintenance."""
+        self.check_health_path()
         self.dir.mkdir(parents=True, exist_ok=True)
         self.socket_path.unlink(missing_ok=True)
         self.config_path.write_text(CONFIG_TEMPLATE.format(

@@ -134,7 +134,8 @@ def deploy_local(ctx: DeployContext, image: ImageRecord, sizing: Sizing) -> Depl
     limits = resource_limits(sizing.instance_type)
     log(f"starting {sizing.desired} replica(s) of {image.ref} ({sizing.instance_type}: {' '.join(limits)})")
     balancer = balancer_of(ctx)
-    if balancer is not None and not balancer.running():
+    if balancer is not None and not balancer.running():  # what could stop it from starting, before any replica
+        balancer.check_health_path()
         balancer.check_port_free(f"services.{service}.deploy.endpoints.{env}")
     with new_replicas(service, env, image, sizing.desired, ctx.run, limits, settings.port) as fresh:
         for replica in fresh:

@@ -107,3 +107,11 @@ def test_a_taken_port_is_a_config_error(balancer):
         with pytest.raises(ConfigError, match=f"endpoints.dev: port {balancer.port} on 127.0.0.1 is in use"):
             balancer.check_port_free("services.web.deploy.endpoints.dev")
     assert not Path(balancer.dir).exists()
+
+
+def test_a_health_path_haproxy_cannot_take_is_a_config_error(tmp_path):
+    lb = Balancer(StateDir(tmp_path / ".bakery"), "web", "dev", free_port(), "/healthz now\n    bind :80")
+    with pytest.raises(ConfigError, match="services.web.deploy.health_path: .* cannot be a load balancer health check") as err:
+        lb.start()
+    assert "\n" not in err.value.one_line()
+    assert not lb.dir.exists() and not lb.running()
