@@ -22,7 +22,9 @@ base_app = typer.Typer(no_args_is_help=True, help="Base images bootstrapped with
 config_app = typer.Typer(no_args_is_help=True, help="The bakery.yml configuration.")
 envs_app = typer.Typer(no_args_is_help=True, help="Terraform environments (terraform/envs/*).")
 keys_app = typer.Typer(no_args_is_help=True, help="The key that signs verdicts.")
+env_app = typer.Typer(no_args_is_help=True, help="Every service of an environment at once (environments.<env>.services).")
 app.add_typer(envs_app, name="envs")
+app.add_typer(env_app, name="env")
 app.add_typer(keys_app, name="keys")
 app.add_typer(base_app, name="base")
 app.add_typer(config_app, name="config")
@@ -226,6 +228,43 @@ def destroy_cmd(
     from bakery.commands.deploy import destroy
 
     show(destroy(ctx(), service, env, target, approve))
+
+
+EnvArg = Annotated[str, typer.Argument(help="Environment from bakery.yml (dev, staging, prod, ...)")]
+ApproveOpt = Annotated[bool, typer.Option("--approve", help="Approve an environment with approval: true.")]
+
+
+@env_app.command("up")
+def env_up_cmd(env: EnvArg, target: TargetOpt = None, approve: ApproveOpt = False, json_output: JsonFlag = False) -> None:
+    """Deploy every service of ENV at the image its gates allow (what the previous env runs); never a rebake."""
+    from bakery.commands.environment import env_up
+
+    show(env_up(ctx(), env, target, approve), json_output)
+
+
+@env_app.command("status")
+def env_status_cmd(env: EnvArg, target: TargetOpt = None, json_output: JsonFlag = False) -> None:
+    """Every service of ENV: its image, replicas, health and endpoint."""
+    from bakery.commands.environment import env_status
+
+    show(env_status(ctx(), env, target), json_output)
+
+
+@env_app.command("destroy")
+def env_destroy_cmd(env: EnvArg, target: TargetOpt = None, approve: ApproveOpt = False, json_output: JsonFlag = False) -> None:
+    """Destroy every service of ENV (replicas and balancers locally, terraform destroy on aws)."""
+    from bakery.commands.environment import env_destroy
+
+    show(env_destroy(ctx(), env, target, approve), json_output)
+
+
+@env_app.command("recreate")
+def env_recreate_cmd(env: EnvArg, target: TargetOpt = None, approve: ApproveOpt = False,
+                     json_output: JsonFlag = False) -> None:
+    """Destroy ENV, bring every service back at the image it ran, prove it the same (else exit 13)."""
+    from bakery.commands.environment import env_recreate
+
+    show(env_recreate(ctx(), env, target, approve), json_output)
 
 
 @envs_app.command("diff")

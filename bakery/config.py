@@ -116,6 +116,16 @@ class DeploySettings(Strict):
                       " publish it on a loopback port)")
     health_path: str = Field("/healthz", description="HTTP path that answers 200 when a replica is healthy")
     health_timeout_s: float = Field(90.0, gt=0, le=1800, description="how long a new replica may take to get healthy")
+    endpoints: dict[str, int] = Field(
+        {}, description="local target: the fixed 127.0.0.1 port of each environment's load balancer (HAProxy),"
+        " e.g. {dev: 8081, staging: 8082}; an environment without one has no balancer")
+
+    @model_validator(mode="after")
+    def _ports_in_range(self) -> DeploySettings:
+        for env, port in self.endpoints.items():
+            if not 1024 <= port <= 65535:
+                raise ValueError(f"endpoints.{env}: port {port} is outside 1024-65535 (pick an unprivileged port)")
+        return self
 
 
 class Service(Strict):
@@ -154,6 +164,8 @@ class Environment(Strict):
     tfvars: str | None = Field(None, description="Terraform variables file a local deploy reads sizes from"
                                  " (instance_type, min_size, max_size, desired_capacity); default"
                                  " terraform/envs/<env>/terraform.tfvars; aws deploys always use terraform/envs/<env>/")
+    services: list[str] | None = Field(None, description="services `bakery env up/status/destroy/recreate` act on;"
+                                       " default: every service in bakery.yml")
 
 
 class BuildSettings(Strict):
@@ -225,7 +237,24 @@ class Project(Strict):
         for name, env in self.environments.items():
             if env.after is not None and env.after not in self.environments:
                 raise ValueError(f"environments.{name}.after: unknown environment '{env.after}'")
+            for service in env.services or []:
+                if service not in self.services:
+                    raise ValueError(f"environments.{name}.services: unknown service '{service}'"
+                                     f" (defined: {', '.join(self.services)})")
+        self._check_endpoints()
         return self
+
+    def _check_endpoints(self) -> None:
+        """Each endpoint names a known environment, and no two endpoints share a port."""
+        taken: dict[int, str] = {}
+        for name, service in self.services.items():
+            for env, port in service.deploy.endpoints.items():
+                where = f"services.{name}.deploy.endpoints.{env}"
+                if env not in self.environments:
+                    raise ValueError(f"{where}: unknown environment '{env}' (defined: {', '.join(self.environments)})")
+                if port in taken:
+                    raise ValueError(f"{where}: port {port} is already the endpoint of {taken[port]}; give each its own port")
+                taken[port] = where
 
     @property
     def root(self) -> Path:
@@ -236,6 +265,12 @@ class Project(Strict):
             known = ", ".join(sorted(self.services))
             raise ConfigError(f"unknown service '{name}'", hint=f"services in {CONFIG_NAME}: {known}")
         return self.services[name]
+
+    def environment_services(self, env: str) -> list[str]:
+        """The services of an environment as a whole (environments.<env>.services, default all)."""
+        self.tfvars_path(env)  # the unknown-environment error
+        listed = self.environments[env].services
+        return list(self.services) if listed is None else list(listed)
 
     def base(self, name: str) -> Base:
         if name not in self.bases:

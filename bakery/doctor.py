@@ -17,7 +17,7 @@ MIN_FREE_BYTES = 5 * 1024**3
 REPO_HINT = "in bakery's repository, ./run true installs everything"
 # Debian packages of the tools bakery runs (DESIGN.md: Components)
 APT_PACKAGES = {"podman": "podman", "runc": "runc", "packer": "packer", "mmdebstrap": "mmdebstrap",
-                "ssh": "openssh-client", "git": "git", "skopeo": "skopeo"}
+                "ssh": "openssh-client", "git": "git", "skopeo": "skopeo", "haproxy": "haproxy"}
 # Python distributions bakery needs at run time (pyproject.toml dependencies), by what they give
 PYTHON_PACKAGES = {"ansible-core": "ansible", "ansible-runner": "ansible-runner", "pytest": "pytest",
                    "pytest-testinfra": "pytest-testinfra", "molecule": "molecule",
@@ -77,13 +77,12 @@ def check_tool(name: str) -> Callable[[], Check]:
     return check
 
 
-def check_skopeo() -> Check:
-    """skopeo copies images to and from a registry; without a registry bakery never runs it."""
-    path = shutil.which("skopeo")
-    if path:
-        return Check("skopeo", True, path)
-    return Check("skopeo", True, "not on PATH (needed only with a registry: bakery publish, reuse, deploy by digest;"
-                 f" {apt_hint('skopeo')})")
+def check_optional_tool(name: str, needed_for: str) -> Callable[[], Check]:
+    """A tool only some commands run: missing is reported, never a failure (those commands say so themselves)."""
+    def check() -> Check:
+        path = shutil.which(name)
+        return Check(name, True, path or f"not on PATH (needed only for {needed_for}; {apt_hint(name)})")
+    return check
 
 
 def check_disk(path: Path) -> Callable[[], Check]:
@@ -113,7 +112,9 @@ def check_orphans(project_root: Path) -> Callable[[], Check]:
 
 def run_checks(project_root: Path) -> list[Check]:
     checks = [check_podman, check_tool("runc"), check_packer, check_python_packages, check_tool("mmdebstrap"),
-              check_tool("ssh"), check_skopeo, check_disk(project_root)]
+              check_tool("ssh"), check_optional_tool("skopeo", "a registry: publish, reuse, deploy by digest"),
+              check_optional_tool("haproxy", "local deploys: the balancer of each service and environment"),
+              check_disk(project_root)]
     if (project_root / CONFIG_NAME).is_file():
         checks.append(check_orphans(project_root))
     return [c() for c in checks]

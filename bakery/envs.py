@@ -32,6 +32,7 @@ KNOBS: tuple[str, ...] = (
     "min_size",
     "max_size",
     "desired_capacity",
+    "services",
     "vpc_id",
     "subnet_ids",
     "target_group_arns",

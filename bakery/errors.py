@@ -20,6 +20,7 @@ class ExitStatus(IntEnum):
     REFRESH_CANCELLED = 10
     REFRESH_ROLLED_BACK = 11
     DEGRADED = 12
+    ENV_DIFFERS = 13
     USAGE = 64
     HANGUP = 129
     INTERRUPTED = 130
@@ -54,6 +55,8 @@ EXIT_MEANINGS: dict[ExitStatus, str] = {  # one line each; docs/reference/exit-c
     ExitStatus.USAGE: "bad command-line usage: a missing argument, an unknown option, a bad option value"
     " (EX_USAGE of sysexits.h).",
     ExitStatus.DEGRADED: "`status`: fewer healthy replicas than deployed, or orphaned replicas.",
+    ExitStatus.ENV_DIFFERS: "`env recreate`: the recreated environment differs from the one destroyed (images,"
+    " fingerprints, counts, sizes or health).",
     ExitStatus.HANGUP: "SIGHUP: the terminal closed (same teardown as SIGTERM).",
     ExitStatus.INTERRUPTED: "Ctrl-C (SIGINT) or SIGTERM.",
 }
@@ -103,6 +106,10 @@ class DeployFailed(BakeryError):
 
 class Degraded(BakeryError):
     exit_status = ExitStatus.DEGRADED
+
+
+class EnvironmentDiffers(BakeryError):
+    exit_status = ExitStatus.ENV_DIFFERS
 
 
 class Interrupted(BakeryError):

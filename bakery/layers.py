@@ -1,12 +1,13 @@
 """Role layers (local target): after each role the build state is committed as a layer.
 
-A layer is keyed by its parent layer, the role's files (with its dependencies), everything
-every role sees (service variables, playbook, vars, template, tool versions) and the
-per-build values (fingerprint, app source) only for roles whose files mention them. A rebake
-after changing one role reuses every layer before it. The last role's key includes the
-image fingerprint, so the final image always carries its own labels. The layers that are not
-cached are baked in one Packer run, committed one by one as their role finishes; a failed role
-stops the run before its commit, so it is never cached.
+A layer is keyed by its parent layer, its one-role play (without the play's name), the role's
+files (with its dependencies), everything every role sees (service variables, vars, template,
+tool versions) and the per-build values (fingerprint, app source) only for roles whose files
+mention them. A rebake after changing one role reuses every layer before it, and services
+whose plays start alike share those layers. The last role's key includes the image
+fingerprint, so the final image always carries its own labels. The layers that are not cached
+are baked in one Packer run, committed one by one as their role finishes; a failed role stops
+the run before its commit, so it is never cached.
 """
 
 from __future__ import annotations
@@ -26,7 +27,10 @@ LAYER_REPOSITORY = "localhost/bakery-layer"
 LABEL_KEY = "bakery.layer-key"
 LABEL_CHAIN = "bakery.layer-chain"
 VOLATILE_VARS = ("bakery_fingerprint", "bakery_app_src", "bakery_run_id", "bakery_canary")
-SHARED_KINDS = ("variables", "playbook", "vars", "vars_file", "template", "tool", "target")
+# The service's playbook file is not among them: each layer's key holds its own one-role play
+# (settings and role entry, without the play's name), so services whose plays start with the same
+# roles, settings and variables share those layers (the example's common and python_runtime).
+SHARED_KINDS = ("variables", "vars", "vars_file", "template", "tool", "target")
 
 
 @dataclass(frozen=True)
@@ -119,8 +123,13 @@ def _layer_key(parent: str, playbook: Path, role: str, roles_path: Path, shared:
     volatile = {v: _volatile_value(v, fingerprint) for v in mentioned}
     if last:
         volatile["image"] = fingerprint.digest
-    material = [parent, playbook.read_text(), role_digests, shared, volatile]
+    material = [parent, _play_without_name(playbook), role_digests, shared, volatile]
     return hashlib.sha256(value_digest(material).encode()).hexdigest()
+
+
+def _play_without_name(one_role_playbook: Path) -> list:
+    """The one-role play as it acts: its name only labels Ansible's output."""
+    return [{k: v for k, v in play.items() if k != "name"} for play in yamltext.safe_load(one_role_playbook.read_text())]
 
 
 def _volatile_value(var: str, fingerprint: Fingerprint) -> str:

@@ -4,6 +4,7 @@
       runs/<run-id>/          one directory per run (bakery.rundir.RunDir)
       locks/<name>.lock       named file locks (bakery.locks)
       deployments/<service>/<env>.json, deployments/history.jsonl
+      lb/<service>-<env>/     the local load balancer of one environment: haproxy.cfg, haproxy.pid, admin.sock
       bases/                  base bootstrap logs
       tmp/                    scratch space of base bootstraps
 
@@ -92,6 +93,9 @@ class StateDir:
     @property
     def deployment_history(self) -> Path:
         return self.deployments / "history.jsonl"
+
+    def balancer(self, service: str, env: str) -> Path:
+        return self.path / "lb" / f"{service}-{env}"
 
     @property
     def bases(self) -> Path:

@@ -4,7 +4,7 @@
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 APT_PACKAGES=(podman runc packer mmdebstrap uidmap slirp4netns containernetworking-plugins git openssh-client python3-venv
-  skopeo docker-registry)
+  skopeo docker-registry haproxy)
 
 say() { printf 'setup: %s\n' "$*" >&2; }
 

@@ -50,12 +50,24 @@ class Deployment:
     run_id: str
 
 
-def read_sizing(project: Project, env: str) -> Sizing:
-    """Sizes and counts from the environment's terraform.tfvars (the one source of truth)."""
+SIZE_KEYS = ("instance_type", "min_size", "max_size", "desired_capacity")
+
+
+def read_sizing(project: Project, env: str, service: str | None = None) -> Sizing:
+    """Sizes and counts from the environment's terraform.tfvars (the one source of truth).
+
+    The top-level keys size the environment's services; `services = { worker = {...} }` in the same
+    file overrides them for one service (any of instance_type, min_size, max_size, desired_capacity).
+    """
     path = project.tfvars_path(env)
     if not path.is_file():
         raise ConfigError(f"no tfvars for environment '{env}' at {path}", hint="create it or set environments.<env>.tfvars")
     values = load_hcl(path, project.root)
+    overrides = (values.get("services") or {}).get(service, {}) if service else {}
+    unknown = sorted(set(overrides) - set(SIZE_KEYS))
+    if unknown:
+        raise ConfigError(f"{path}: services.{service}.{unknown[0]} is not a size", hint=f"sizes: {', '.join(SIZE_KEYS)}")
+    values = {**values, **overrides}
     try:
         return Sizing(str(values["instance_type"]), int(values["desired_capacity"]), int(values["min_size"]),
                       int(values["max_size"]))

@@ -14,8 +14,10 @@ from dataclasses import asdict, dataclass
 from bakery import podman
 from bakery.deploy import (DeployContext, Deployer, Deployment, FleetStatus, LocalRecords, Records, Rollout, Sizing,
                            new_deployment, read_sizing)
+from bakery.deploy.balancer import Balancer
 from bakery.errors import ConfigError, DeployFailed
 from bakery.rundir import RunDir
+from bakery.state import StateDir
 from bakery.targets import ImageRecord
 
 # instance type -> (vCPU, memory GiB), as AWS sizes them; CPUs are capped at this machine's cores
@@ -44,6 +46,7 @@ class ReplicaStatus:
     healthy: bool
     detail: str
     deploy_id: str = ""
+    size: str = ""  # the container's limits, e.g. "cpus=2 memory=2048m"
 
 
 @dataclass(frozen=True)
@@ -82,6 +85,24 @@ def resource_limits(instance_type: str) -> list[str]:
     return [f"--cpus={min(cpus, os.cpu_count() or 1)}", f"--memory={int(memory_gib * 1024)}m"]
 
 
+def balancer_of(ctx: DeployContext) -> Balancer | None:
+    """The environment's load balancer when services.<service>.deploy.endpoints names a port for it."""
+    settings = ctx.project.service(ctx.service).deploy
+    port = settings.endpoints.get(ctx.env)
+    if port is None:
+        return None
+    return Balancer(StateDir(ctx.project.state_dir()), ctx.service, ctx.env, port, settings.health_path)
+
+
+def endpoint_status(balancer: Balancer | None) -> dict | None:
+    """`status --json`'s endpoint: the stable URL, whether HAProxy runs, and what each used slot serves."""
+    if balancer is None:
+        return None
+    running = balancer.running()
+    servers = [asdict(s) for s in balancer.serving()] if running else []
+    return {"url": balancer.url, "running": running, "servers": servers}
+
+
 def replica_filters(service: str, env: str) -> list[str]:
     return [f"label=bakery.service={service}", f"label=bakery.env={env}", f"label=bakery.purpose={PURPOSE}"]
 
@@ -110,26 +131,32 @@ class LocalDeployer(Deployer):
         return LocalRecords(self.project)
 
     def check_environment(self, service: str, env: str) -> None:
-        read_sizing(self.project, env)  # the tfvars sizes, before any image is chosen
+        read_sizing(self.project, env, service)  # the tfvars sizes, before any image is chosen
 
     def deploy(self, ctx: DeployContext, image: ImageRecord) -> Rollout:
-        deployment = deploy_local(ctx, image, read_sizing(ctx.project, ctx.env))
+        deployment = deploy_local(ctx, image, read_sizing(ctx.project, ctx.env, ctx.service))
         return Rollout(deployment, f"deployed {deployment.image} to {ctx.env}: {deployment.replicas} healthy replica(s)",
                        asdict(deployment))
 
     def status(self, ctx: DeployContext) -> FleetStatus:
         replicas = status_local(ctx)
         health = env_health(ctx.records.current(ctx.service, ctx.env), replicas)
+        endpoint = endpoint_status(balancer_of(ctx))
+        at = "" if endpoint is None else f" at {endpoint['url']}" + ("" if endpoint["running"] else " (balancer stopped)")
         return FleetStatus(
-            {"replicas": [asdict(r) for r in replicas], "health": {**asdict(health), "degraded": health.degraded}},
+            {"replicas": [asdict(r) for r in replicas], "health": {**asdict(health), "degraded": health.degraded},
+             "endpoint": endpoint},
             [f"  {r.name:<40} {r.fingerprint[:12]:<13} {'healthy' if r.healthy else 'UNHEALTHY':<10} {r.url}  {r.detail}"
              + ("  (orphan)" if r.name in health.orphans else "") for r in replicas],
-            heading=f": {health.describe()}", degraded=health.describe() if health.degraded else "")
+            heading=f"{at}: {health.describe()}", degraded=health.describe() if health.degraded else "")
 
     def destroy(self, ctx: DeployContext, approve: bool) -> str:
         removed = podman.remove_containers(*replica_filters(ctx.service, ctx.env))
+        balancer = balancer_of(ctx)
+        stopped = balancer is not None and balancer.stop()
         ctx.records.forget(ctx.service, ctx.env)
-        return f"destroyed {ctx.service} in {ctx.env}: {len(removed)} replica(s) removed"
+        return (f"destroyed {ctx.service} in {ctx.env}: {len(removed)} replica(s) removed"
+                + (f", balancer on {balancer.url} stopped" if stopped else ""))
 
 
 def deploy_local(ctx: DeployContext, image: ImageRecord, sizing: Sizing) -> Deployment:
@@ -139,14 +166,32 @@ def deploy_local(ctx: DeployContext, image: ImageRecord, sizing: Sizing) -> Depl
     old = current_replicas(service, env, settings.port)
     limits = resource_limits(sizing.instance_type)
     log(f"starting {sizing.desired} replica(s) of {image.ref} ({sizing.instance_type}: {' '.join(limits)})")
+    balancer = balancer_of(ctx)
+    if balancer is not None and not balancer.running():  # what could stop it from starting, before any replica
+        balancer.check_health_path()
+        balancer.check_port_free(f"services.{service}.deploy.endpoints.{env}")
     with new_replicas(service, env, image, sizing.desired, ctx.run, limits, settings.port) as fresh:
         for replica in fresh:
             wait_healthy(replica, image.fingerprint, settings.health_path, settings.health_timeout_s)
             log(f"  {replica.name} healthy at {replica.url}")
+        if balancer is not None:
+            switch_balancer(balancer, fresh, log)
     for replica in old:
         podman.remove(replica.name)
         log(f"  removed old replica {replica.name} ({replica.fingerprint[:12]})")
     return new_deployment(service, env, "local", image, sizing.desired, ctx.run.run_id)
+
+
+def switch_balancer(balancer: Balancer, fresh: list[Replica], log) -> None:
+    """New replicas in (once HAProxy calls them UP), then the old ones drained and out."""
+    if not balancer.running():
+        balancer.start()
+        log(f"  balancer started on {balancer.url}")
+    slots = balancer.add([r.url for r in fresh])
+    log(f"  {len(slots)} new replica(s) in the balancer ({', '.join(slots)})")
+    drained = balancer.drain_all_but([r.url for r in fresh])
+    if drained:
+        log(f"  {len(drained)} old replica(s) drained out of the balancer ({', '.join(drained)})")
 
 
 @contextlib.contextmanager
@@ -198,11 +243,27 @@ def wait_healthy(replica: Replica, fingerprint: str, path: str, timeout_s: float
 
 def status_local(ctx: DeployContext) -> list[ReplicaStatus]:
     settings = ctx.project.service(ctx.service).deploy
+    containers = podman.containers(*replica_filters(ctx.service, ctx.env))
+    sizes = container_sizes([c["Names"][0] for c in containers])
     statuses = []
-    for container in podman.containers(*replica_filters(ctx.service, ctx.env)):
+    for container in containers:
         replica = _replica(container, settings.port)
         healthy, detail = probe(replica.url, settings.health_path, replica.fingerprint) if replica.url else (False, "no port")
         statuses.append(ReplicaStatus(replica.name, replica.url, replica.fingerprint, container.get("State", ""),
-                                      healthy, detail, replica.deploy_id))
+                                      healthy, detail, replica.deploy_id, sizes.get(replica.name, "")))
     return statuses
+
+
+def container_sizes(names: list[str]) -> dict[str, str]:
+    """name -> "cpus=N memory=Mm", the limits each container really runs with (podman inspect)."""
+    if not names:
+        return {}
+    inspected = json.loads(podman.podman("inspect", *names, check=False).stdout or "[]")
+    return {c["Name"].lstrip("/"): _size(c.get("HostConfig", {})) for c in inspected}
+
+
+def _size(host_config: dict) -> str:
+    cpus = (host_config.get("NanoCpus") or 0) / 1e9
+    memory_mib = (host_config.get("Memory") or 0) // (1024 * 1024)
+    return f"cpus={cpus:g} memory={memory_mib}m"
 

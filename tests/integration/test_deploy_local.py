@@ -98,7 +98,7 @@ def test_destroy_then_deploy_recreates_the_same(cli, web_project):
     before = status(cli, web_project)["replicas"]
     assert cli("-C", web_project, "destroy", "web", "--env", "dev").rc == 0
     assert status(cli, web_project) == {"deployment": None, "replicas": [], "health": {
-        "desired": 0, "running": 0, "healthy": 0, "orphans": [], "degraded": False}}
+        "desired": 0, "running": 0, "healthy": 0, "orphans": [], "degraded": False}, "endpoint": None}
     assert cli("-C", web_project, "deploy", "web", "--env", "dev", "--image", built["image"]).rc == 0
     after = status(cli, web_project)["replicas"]
     assert len(after) == len(before) == 2

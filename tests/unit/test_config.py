@@ -122,3 +122,46 @@ def test_templated_variables_must_name_variables():
     with pytest.raises(ConfigError, match=r"services\.web: templated_variables: db_password not among the variables"):
         parse_project(VALID.replace("variables: {port: 80}", "variables: {port: 80}, templated_variables: [db_password]"),
                       source="bakery.yml")
+
+
+TWO_SERVICES = VALID.replace(
+    "  web: {playbook: site.yml, base: debian-12, variables: {port: 80}}",
+    "  web: {playbook: site.yml, base: debian-12, deploy: {endpoints: {dev: 8081, prod: 8082}}}\n"
+    "  api: {playbook: site.yml, base: debian-12, deploy: {endpoints: ENDPOINTS}}",
+)
+
+
+def test_endpoints_give_each_service_and_environment_a_port():
+    project = parse_project(TWO_SERVICES.replace("ENDPOINTS", "{dev: 8091}"), source="bakery.yml")
+    assert project.service("web").deploy.endpoints == {"dev": 8081, "prod": 8082}
+    assert project.service("api").deploy.endpoints == {"dev": 8091}
+
+
+@pytest.mark.parametrize(("endpoints", "expected"), [
+    ("{dev: 8081}", "services.api.deploy.endpoints.dev: port 8081 is already the endpoint of"
+                    " services.web.deploy.endpoints.dev"),
+    ("{qa: 8091}", "services.api.deploy.endpoints.qa: unknown environment 'qa' (defined: dev, prod)"),
+    ("{dev: 80}", "endpoints.dev: port 80 is outside 1024-65535"),
+    ("{dev: 70000}", "endpoints.dev: port 70000 is outside 1024-65535"),
+])
+def test_bad_endpoints_are_one_line_errors(endpoints, expected):
+    with pytest.raises(ConfigError) as err:
+        parse_project(TWO_SERVICES.replace("ENDPOINTS", endpoints), source="bakery.yml")
+    assert expected in err.value.one_line() and "\n" not in err.value.one_line()
+    assert err.value.exit_status == ExitStatus.CONFIG
+
+
+def test_example_services_reuse_the_shared_roles(cli):
+    """api-service, worker and web: each starts with the shared roles, so their first layers are shared."""
+    repo = Path(__file__).resolve().parents[2]
+    result = cli("-C", repo, "config", "check")
+    assert result.rc == 0, result.err
+    roles = {line.split(":")[0]: line.split("(")[1].rstrip(")").split(", ")
+             for line in (result.out + result.err).splitlines() if " roles (" in line}
+    assert set(roles) == {"api-service", "worker", "web"}
+    assert all(r[:2] == ["common", "python_runtime"] and "image_cleanup" not in r for r in roles.values())
+    assert roles["web"][:3] == roles["api-service"][:3]
+    project = load_project(repo)
+    assert all(project.suite_path(s).is_dir() for s in roles)
+    ports = [p for s in project.services.values() for p in s.deploy.endpoints.values()]
+    assert len(ports) == len(set(ports)) == 9

@@ -50,12 +50,21 @@ def test_github_workflow():
 
 
 def assert_bake_publishes_and_deploys_pull(jobs: dict, lines, text: str) -> None:
-    """One job bakes, verifies and publishes; every deploy job deploys the published image by its digest."""
+    """One job bakes, verifies and publishes every service; every deploy job gets the published images
+    (build --all reuses them from the registry) and brings its environment up whole."""
+    from bakery.config import load_project
+
+    services = set(load_project(REPO).services)
     bake = lines(jobs["bake"])
-    assert any("bakery build" in line and "--no-verify" not in line for line in bake)
-    assert any("bakery publish" in line and "--json" in line for line in bake)
+    assert any("bakery plan --all" in line for line in bake)
+    assert any("bakery build --all" in line and "--no-verify" not in line for line in bake)
+    assert {m for line in bake for m in re.findall(r"bakery publish ([a-z0-9-]+) .*--json", line)} == services
     for name in STAGES[2:]:
-        assert any("bakery deploy" in line and "--image" in line and ".bakery/published.json" in line for line in lines(jobs[name])), name
+        env = name.removeprefix("deploy-")
+        deploy = lines(jobs[name])
+        assert any("bakery build --all" in line for line in deploy), name
+        assert any(re.search(rf"bakery env up {env} --target \S+( --approve)?$", line) for line in deploy), name
+        assert not any("bakery deploy" in line for line in deploy), name
     assert "one runner throughout" not in text
 
 
@@ -64,3 +73,4 @@ def test_pipelines_let_only_plans_would_rebuild_through():
     for path in (REPO / ".gitlab-ci.yml", REPO / ".github" / "workflows" / "bake.yml"):
         allowed = re.findall(r"bakery plan .*\|\| test \$\? -eq (\d+)", path.read_text())
         assert allowed and {ExitStatus(int(code)) for code in allowed} == {ExitStatus.PLAN_WOULD_REBUILD}, path
+

@@ -59,10 +59,12 @@ def test_module_declares_the_service_inputs_with_defaults():
     assert set(summary.variables) == {
         "service", "env", "ami_id", "instance_type", "min_size", "max_size", "desired_capacity", "subnet_ids",
         "vpc_id", "health_check_type", "target_group_arns", "runtime_config", "app_port", "tags",
+        "create_load_balancer", "health_check_path", "listener_port",
     }
     variables = {k: v for entry in load_hcl(MODULE / "variables.tf")["variable"] for k, v in entry.items()}
     assert variables["health_check_type"]["default"] == "ELB"
     assert variables["app_port"]["default"] == 80
+    assert variables["create_load_balancer"]["default"] is False  # off: teams often share one
     assert {"asg_name", "launch_template_id", "launch_template_version", "ami_id"} <= set(summary.outputs)
 
 
@@ -107,9 +109,30 @@ def test_asg_pins_the_latest_template_version_and_refreshes_with_rollback():
     refresh = asg["instance_refresh"][0]
     assert refresh["strategy"] == "Rolling"
     assert refresh["preferences"] == [{"min_healthy_percentage": 90, "auto_rollback": True, "skip_matching": True}]
-    for knob in ("min_size", "max_size", "desired_capacity", "health_check_type", "target_group_arns"):
+    for knob in ("min_size", "max_size", "desired_capacity"):
         assert asg[knob] == f"${{var.{knob}}}"
+    for knob in ("health_check_type", "target_group_arns"):
+        assert asg[knob] == f"${{local.{knob}}}"
     assert asg["dynamic"][0]["tag"]["content"][0]["propagate_at_launch"] is True
+
+
+def test_optional_load_balancer_gates_the_refresh_on_its_health_checks():
+    optional = ("aws_lb", "aws_lb_target_group", "aws_lb_listener", "aws_security_group")
+    for type_ in optional:
+        name = "lb" if type_ == "aws_security_group" else "this"
+        assert module_block("resource", type_, name)["count"] == "${var.create_load_balancer ? 1 : 0}"
+    assert module_block("resource", "aws_lb", "this")["internal"] is True
+    check = module_block("resource", "aws_lb_target_group", "this")["health_check"][0]
+    assert check["path"] == "${var.health_check_path}" and check["matcher"] == "200"
+    listener = module_block("resource", "aws_lb_listener", "this")
+    assert listener["default_action"][0]["target_group_arn"] == "${aws_lb_target_group.this[0].arn}"
+    settings = module_locals()
+    assert settings["health_check_type"] == '${var.create_load_balancer ? "ELB" : var.health_check_type}'
+    assert settings["target_group_arns"] == "${concat(var.target_group_arns, aws_lb_target_group.this[*].arn)}"
+    asg = module_block("resource", "aws_autoscaling_group", "this")
+    assert asg["wait_for_elb_capacity"] == "${var.create_load_balancer ? var.desired_capacity : null}"
+    lb_ingress = module_block("resource", "aws_vpc_security_group_ingress_rule", "lb")
+    assert lb_ingress["cidr_ipv4"] == "${data.aws_vpc.this.cidr_block}" and "0.0.0.0/0" not in str(lb_ingress)
 
 
 def test_security_group_admits_only_app_port_from_the_vpc_and_no_ssh():
@@ -118,8 +141,8 @@ def test_security_group_admits_only_app_port_from_the_vpc_and_no_ssh():
     main = load_hcl(MODULE / "main.tf")
     ingress = [body for entry in main["resource"]
                for body in entry.get("aws_vpc_security_group_ingress_rule", {}).values()]
-    assert ingress == [module_block("resource", "aws_vpc_security_group_ingress_rule", "app")]
-    rule = ingress[0]
+    assert ingress == [module_block("resource", "aws_vpc_security_group_ingress_rule", name) for name in ("app", "lb")]
+    rule = ingress[0]  # the instances' rule (the second is the optional load balancer's listener)
     assert rule["from_port"] == rule["to_port"] == "${var.app_port}"
     assert rule["cidr_ipv4"] == "${data.aws_vpc.this.cidr_block}"
     assert "22" not in str(rule) and "0.0.0.0/0" not in str(rule)
@@ -144,8 +167,26 @@ def test_env_main_passes_every_module_input_from_a_variable_of_the_same_name():
     call = env.modules["service"]
     assert call.source == "../../modules/service"
     module_inputs = modules_summary(ROOT)["service"].variables
-    assert call.arguments == {name: f"${{var.{name}}}" for name in module_inputs}
-    assert set(env.variables) == set(module_inputs) | {"region"}
+    sized = {"instance_type", "min_size", "max_size", "desired_capacity"}  # per service: local.sizes
+    assert call.arguments == {name: f"${{local.sizes.{name}}}" if name in sized else f"${{var.{name}}}"
+                              for name in module_inputs}
+    assert set(env.variables) == set(module_inputs) | {"region", "services"}
+    sizes = env.locals["sizes"]
+    assert "lookup(var.services, var.service, {})" in sizes and all(f"var.{name}" in sizes for name in sized)
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_every_service_of_the_example_is_sized_in_each_env_tfvars(env):
+    from bakery.config import load_project
+    from bakery.deploy import read_sizing
+
+    project = load_project(ROOT)
+    tfvars = load_env(ROOT, env).tfvars
+    assert set(tfvars["services"]) | {tfvars["service"]} == set(project.services)
+    for service, sizes in tfvars["services"].items():
+        sizing = read_sizing(project, env, service)
+        assert (sizing.instance_type, sizing.desired) == (sizes["instance_type"], sizes["desired_capacity"])
+        assert sizing.min_size <= sizing.desired <= sizing.max_size
 
 
 @pytest.mark.parametrize("env", ENVS)
@@ -257,10 +298,10 @@ def test_ami_id_in_tfvars_is_reported(tree):
 
 
 def test_hard_coded_module_argument_is_reported(tree):
-    edit(env_file(tree, "prod", "main.tf"), "instance_type     = var.instance_type",
+    edit(env_file(tree, "prod", "main.tf"), "instance_type     = local.sizes.instance_type",
          'instance_type     = "t3.2xlarge"')
     assert diff_envs(tree, "dev", "prod").violations == [
-        "module 'service' argument 'instance_type' is \"t3.2xlarge\" in prod but var.instance_type in dev"
+        "module 'service' argument 'instance_type' is \"t3.2xlarge\" in prod but local.sizes.instance_type in dev"
     ]
 
 

@@ -80,3 +80,27 @@ variable "tags" {
   description = "Extra tags (module default: none)"
   default     = null
 }
+
+variable "create_load_balancer" {
+  type        = bool
+  description = "Create a load balancer whose health checks gate the instance refresh (module default: false)"
+  default     = null
+}
+
+variable "health_check_path" {
+  type        = string
+  description = "Load balancer health check path (module default: /healthz)"
+  default     = null
+}
+
+variable "listener_port" {
+  type        = number
+  description = "Port of the created load balancer (module default: 80)"
+  default     = null
+}
+
+variable "services" {
+  type        = map(map(string))
+  description = "Per-service sizes of this environment: { worker = { instance_type = \"t3.micro\", desired_capacity = 1 } }; unset keys use the sizes above"
+  default     = {}
+}

@@ -17,3 +17,7 @@ output "ami_id" {
 output "image_fingerprint" {
   value = module.service.image_fingerprint
 }
+
+output "load_balancer_dns_name" {
+  value = module.service.load_balancer_dns_name
+}

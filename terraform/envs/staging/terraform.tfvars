@@ -13,3 +13,9 @@ desired_capacity = 2
 vpc_id            = "vpc-05a0000000000000a"
 subnet_ids        = ["subnet-05a0000000000000a", "subnet-05a0000000000000b"]
 target_group_arns = ["arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/api-service-staging/05a000000000000a"]
+
+# The other services of this environment: their own sizes (keys left out use the ones above).
+services = {
+  worker = { instance_type = "t3.small", min_size = 1, max_size = 2, desired_capacity = 1 }
+  web    = { instance_type = "t3.small", min_size = 2, max_size = 3, desired_capacity = 2 }
+}

@@ -41,6 +41,11 @@ locals {
     ]
   }
   user_data = "#cloud-config\n${yamlencode(local.cloud_config)}"
+
+  # With a load balancer of its own, the group registers with its target group and trusts its
+  # health checks: an instance refresh moves on only when new instances pass them.
+  target_group_arns = concat(var.target_group_arns, aws_lb_target_group.this[*].arn)
+  health_check_type = var.create_load_balancer ? "ELB" : var.health_check_type
 }
 
 # The image must be one bakery baked and verified for this very service.
@@ -141,9 +146,10 @@ resource "aws_autoscaling_group" "this" {
   min_size                  = var.min_size
   max_size                  = var.max_size
   desired_capacity          = var.desired_capacity
-  health_check_type         = var.health_check_type
+  health_check_type         = local.health_check_type
   health_check_grace_period = 120
-  target_group_arns         = var.target_group_arns
+  target_group_arns         = local.target_group_arns
+  wait_for_elb_capacity     = var.create_load_balancer ? var.desired_capacity : null
 
   # A pinned version (never $Latest): a new version is what starts the instance refresh,
   # and auto rollback needs a concrete version to return to.
@@ -177,5 +183,88 @@ resource "aws_autoscaling_group" "this" {
       condition     = var.min_size <= var.desired_capacity && var.desired_capacity <= var.max_size
       error_message = "desired_capacity (${var.desired_capacity}) must lie within min_size (${var.min_size}) and max_size (${var.max_size})."
     }
+  }
+}
+
+# Optional (create_load_balancer): an internal ALB in the service's subnets, one target group
+# with health checks on health_check_path, and a listener. Off by default: teams often share
+# one load balancer and pass its target group in target_group_arns.
+resource "aws_security_group" "lb" {
+  count       = var.create_load_balancer ? 1 : 0
+  name_prefix = "${local.name}-lb-"
+  description = "${local.name} load balancer: listener port from the VPC only"
+  vpc_id      = var.vpc_id
+  tags        = merge(local.tags, { "Name" = "${local.name}-lb" })
+
+  lifecycle {
+    create_before_destroy = true
+  }
+}
+
+resource "aws_vpc_security_group_ingress_rule" "lb" {
+  count             = var.create_load_balancer ? 1 : 0
+  security_group_id = aws_security_group.lb[0].id
+  description       = "listener port from the VPC"
+  ip_protocol       = "tcp"
+  from_port         = var.listener_port
+  to_port           = var.listener_port
+  cidr_ipv4         = data.aws_vpc.this.cidr_block
+  tags              = local.tags
+}
+
+resource "aws_vpc_security_group_egress_rule" "lb" {
+  count             = var.create_load_balancer ? 1 : 0
+  security_group_id = aws_security_group.lb[0].id
+  description       = "to the instances' app port"
+  ip_protocol       = "tcp"
+  from_port         = var.app_port
+  to_port           = var.app_port
+  cidr_ipv4         = data.aws_vpc.this.cidr_block
+  tags              = local.tags
+}
+
+resource "aws_lb" "this" {
+  count              = var.create_load_balancer ? 1 : 0
+  name_prefix        = "bk-"
+  internal           = true
+  load_balancer_type = "application"
+  subnets            = var.subnet_ids
+  security_groups    = [aws_security_group.lb[0].id]
+  tags               = merge(local.tags, { "Name" = local.name })
+}
+
+resource "aws_lb_target_group" "this" {
+  count                = var.create_load_balancer ? 1 : 0
+  name_prefix          = "bk-"
+  port                 = var.app_port
+  protocol             = "HTTP"
+  vpc_id               = var.vpc_id
+  deregistration_delay = 30
+  tags                 = local.tags
+
+  health_check {
+    path                = var.health_check_path
+    matcher             = "200"
+    interval            = 10
+    timeout             = 5
+    healthy_threshold   = 2
+    unhealthy_threshold = 2
+  }
+
+  lifecycle {
+    create_before_destroy = true
+  }
+}
+
+resource "aws_lb_listener" "this" {
+  count             = var.create_load_balancer ? 1 : 0
+  load_balancer_arn = aws_lb.this[0].arn
+  port              = var.listener_port
+  protocol          = "HTTP"
+  tags              = local.tags
+
+  default_action {
+    type             = "forward"
+    target_group_arn = aws_lb_target_group.this[0].arn
   }
 }

@@ -27,3 +27,13 @@ output "security_group_id" {
   description = "Security group of the instances"
   value       = aws_security_group.this.id
 }
+
+output "load_balancer_dns_name" {
+  description = "DNS name of the created load balancer (null unless create_load_balancer)"
+  value       = one(aws_lb.this[*].dns_name)
+}
+
+output "target_group_arn" {
+  description = "Target group of the created load balancer (null unless create_load_balancer)"
+  value       = one(aws_lb_target_group.this[*].arn)
+}

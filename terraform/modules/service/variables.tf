@@ -120,3 +120,24 @@ variable "tags" {
   default     = {}
   nullable    = false
 }
+
+variable "create_load_balancer" {
+  type        = bool
+  description = "Create an internal application load balancer with a target group whose health checks gate the instance refresh; off when the team shares one (pass its target_group_arns instead)"
+  default     = false
+  nullable    = false
+}
+
+variable "health_check_path" {
+  type        = string
+  description = "HTTP path the load balancer's health check asks for; 200 means healthy"
+  default     = "/healthz"
+  nullable    = false
+}
+
+variable "listener_port" {
+  type        = number
+  description = "Port the created load balancer listens on (HTTP)"
+  default     = 80
+  nullable    = false
+}
