@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import re
 from pathlib import Path
 from typing import Any, Literal
@@ -88,6 +89,21 @@ class Waiver(Strict):
         return self
 
 
+class CveWaiver(Strict):
+    cve: str = Field(pattern=r"^CVE-[0-9]{4}-[0-9]+$", description="the CVE id to waive, e.g. CVE-2024-1234")
+    reason: str = Field(min_length=10, description="why it is acceptable; shown in the report")
+    until: datetime.date = Field(description="last day the waiver holds (YYYY-MM-DD); after it the CVE fails again")
+
+
+class Vulnerabilities(Strict):
+    """The offline vulnerability gate: the image's packages against a Debian security tracker feed."""
+
+    feed: str | None = Field(None, description="the security tracker's JSON (tracker/data/json) as a file"
+                             " (relative to the project) or an http(s) URL; none: the check is skipped")
+    fail_on: Literal["low", "medium", "high"] = Field("high", description="lowest urgency that fails the image")
+    waivers: list[CveWaiver] = []
+
+
 class Verify(Strict):
     suite: str | None = Field(None, description="testinfra suite; default tests/images/<service>")
     boot_timeout_s: float = Field(60.0, gt=0, le=900, description="how long systemd may take to finish starting")
@@ -99,6 +115,7 @@ class Verify(Strict):
         " then a login that does not work fails the image; podman exec otherwise), ssh, or podman (for images not"
         " meant to run sshd)")
     waivers: list[Waiver] = []
+    vulnerabilities: Vulnerabilities = Vulnerabilities()
 
 
 class DeploySettings(Strict):
