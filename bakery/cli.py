@@ -5,6 +5,7 @@ The one error boundary is main(): library code and commands raise, only main() p
 
 from __future__ import annotations
 
+import enum
 import logging
 import signal
 import sys
@@ -235,6 +236,38 @@ def images_cmd(
     from bakery.commands.images import images
 
     show(images(ctx(), service, target), json_output)
+
+
+@app.command("diff")
+def diff_cmd(
+    a: Annotated[str, typer.Argument(help="Old image (ref or id), or SERVICE with --env")],
+    b: Annotated[Optional[str], typer.Argument(help="New image (default with --env: the newest verified image)")] = None,
+    env: Annotated[Optional[str], typer.Option("--env", "-e", help="Compare what ENV runs of SERVICE (A).")] = None,
+    target: TargetOpt = None,
+    json_output: JsonFlag = False,
+) -> None:
+    """Packages added, removed and changed between two images, and a summary of their changed files."""
+    from bakery.commands.diff import DiffRequest, diff
+
+    show(diff(ctx(), DiffRequest(a, b, env, target)), json_output)
+
+
+class SbomFormat(str, enum.Enum):
+    cyclonedx = "cyclonedx"
+    spdx = "spdx"
+
+
+@app.command("sbom")
+def sbom_cmd(
+    service: ServiceArg,
+    image: Annotated[Optional[str], typer.Option("--image", help="Image (default: the newest of SERVICE).")] = None,
+    fmt: Annotated[SbomFormat, typer.Option("--format", help="SBOM format (JSON).")] = SbomFormat.cyclonedx,
+    target: TargetOpt = None,
+) -> None:
+    """Print the SBOM of an image: the one its verification recorded, else one made now from its filesystem."""
+    from bakery.commands.sbom import sbom
+
+    show(sbom(ctx(), service, image, fmt.value, target))
 
 
 @app.command("doctor")
