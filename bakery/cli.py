@@ -252,6 +252,19 @@ def diff_cmd(
     show(diff(ctx(), DiffRequest(a, b, env, target)), json_output)
 
 
+@app.command("drift")
+def drift_cmd(
+    service: ServiceArg,
+    env: EnvOpt,
+    target: TargetOpt = None,
+    json_output: JsonFlag = False,
+) -> None:
+    """What changed in each running replica against its image, runtime paths ignored. Exit 0: none, 2: drift."""
+    from bakery.commands.drift import drift
+
+    show(drift(ctx(), service, env, target), json_output)
+
+
 class SbomFormat(str, enum.Enum):
     cyclonedx = "cyclonedx"
     spdx = "spdx"

@@ -122,6 +122,9 @@ class DeploySettings(Strict):
     port: int = Field(80, gt=0, lt=65536, description="port the instance serves on (health checks, local replicas)")
     health_path: str = Field("/healthz", description="HTTP path that answers 200 when a replica is healthy")
     health_timeout_s: float = Field(90.0, gt=0, le=1800, description="how long a new replica may take to get healthy")
+    runtime_paths: list[str] = Field(
+        [], description="paths (or globs) a replica changes at runtime, e.g. /var/lib/<service state>: bakery drift"
+        " ignores them, besides /run, /tmp, /var/log, /var/lib/systemd and first-boot files")
 
 
 class Service(Strict):

@@ -5,11 +5,11 @@ from enum import IntEnum, unique
 
 @unique
 class ExitStatus(IntEnum):
-    """One meaning per code. 2 is only `bakery plan`'s "would rebuild" (`terraform plan -detailed-exitcode`)."""
+    """One meaning per code. 2 is only "would change" (plan: would rebuild, drift: drifted) (`terraform plan -detailed-exitcode`)."""
 
     OK = 0
     ERROR = 1  # unexpected failure (a bug, or an external tool misbehaving)
-    PLAN_WOULD_REBUILD = 2  # `bakery plan`: at least one service would rebuild (0: nothing to do)
+    PLAN_WOULD_REBUILD = 2  # "would change": `bakery plan`: a service would rebuild; `bakery drift`: a replica drifted
     CONFIG = 3  # bakery.yml invalid, unknown service, missing role or file
     PREREQ = 4  # a required tool is missing or not working (podman, packer, ...)
     BUILD_FAILED = 5  # Packer or an Ansible task failed

@@ -116,3 +116,26 @@ def test_gate_fails_on_a_cve_passes_with_a_waiver_and_fails_when_it_expires(cli,
         assert rc == ExitStatus.VERIFY_FAILED and "supply/missing.json cannot be read" in err
     finally:
         (shared_project / "bakery.yml").write_text(original)
+
+
+def test_drift_finds_a_file_written_into_a_replica_and_nothing_on_an_untouched_one(cli, fixture_project):
+    assert cli("-C", fixture_project, "build", "web").rc == 0
+    try:
+        assert cli("-C", fixture_project, "deploy", "web", "--env", "dev").rc == 0
+        clean = cli("-C", fixture_project, "drift", "web", "--env", "dev", "--json")
+        assert clean.rc == 0, clean.err
+        assert [r["added"] + r["changed"] + r["deleted"] for r in clean.json()["replicas"]] == [[], []]
+
+        touched = clean.json()["replicas"][0]["replica"]
+        proc.run(["podman", "exec", touched, "sh", "-c", "echo by hand > /etc/hand-edit && echo x > /var/log/fine"])
+        result = cli("-C", fixture_project, "drift", "web", "--env", "dev", "--json")
+        assert result.rc == ExitStatus.PLAN_WOULD_REBUILD == 2
+        found = {r["replica"]: r for r in result.json()["replicas"]}
+        assert found[touched]["added"] == ["/etc/hand-edit"] and found[touched]["changed"] == []
+        assert all(not r["added"] + r["changed"] + r["deleted"] for name, r in found.items() if name != touched)
+
+        same = cli("-C", fixture_project, "diff", "web", "--env", "dev", "--json")  # dev runs the newest verified image
+        assert same.rc == 0, same.err
+        assert same.json()["packages"] == {"added": {}, "removed": {}, "changed": {}}
+    finally:
+        cli("-C", fixture_project, "destroy", "web", "--env", "dev")
