@@ -316,6 +316,17 @@ def base_build(
     show(build_base(ctx(), name, rebuild), json_output)
 
 
+@base_app.command("status")
+def base_status_cmd(
+    name: Annotated[str, typer.Argument(help="Base from bakery.yml, e.g. debian-12")],
+    json_output: JsonFlag = False,
+) -> None:
+    """How many of the base's packages have newer versions in the mirror's current Packages indexes."""
+    from bakery.commands.base import base_status
+
+    show(base_status(ctx(), name), json_output)
+
+
 @config_app.command("schema")
 def config_schema() -> None:
     """Print the JSON schema of bakery.yml."""

@@ -139,3 +139,18 @@ def test_drift_finds_a_file_written_into_a_replica_and_nothing_on_an_untouched_o
         assert same.json()["packages"] == {"added": {}, "removed": {}, "changed": {}}
     finally:
         cli("-C", fixture_project, "destroy", "web", "--env", "dev")
+
+
+def test_base_status_compares_with_the_mirror_and_plan_mentions_it(cli, shared_project, images):
+    from debian.debian_support import Version
+
+    result = cli("-C", shared_project, "base", "status", "debian-12", "--json")
+    assert result.rc == 0, result.err
+    status = result.json()
+    listed = proc.run(["podman", "run", "--rm", "--entrypoint", "dpkg-query", status["ref"], "-W",
+                       "-f", "${db:Status-Status}\\n"]).stdout.split()
+    assert status["packages"] == listed.count("installed") > 100
+    assert all(Version(new) > Version(old) for old, new in status["updates"].values())
+    assert status["indexes"][0].endswith("/dists/bookworm/main/binary-amd64/Packages.xz")
+    planned = cli("-C", shared_project, "plan", "tiny")
+    assert ("base debian-12: " in planned.err) == bool(status["updates"])
