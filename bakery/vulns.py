@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime
 import hashlib
 import json
-import urllib.request
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -40,6 +39,8 @@ class Finding:
 
 def feed_bytes(source: str, root: Path) -> bytes:
     """The feed's raw document; ConfigError when it cannot be read (the check then fails)."""
+    import urllib.request
+
     try:
         if source.startswith(("http://", "https://", "file://")):
             with urllib.request.urlopen(source, timeout=FEED_TIMEOUT_S) as response:

@@ -50,7 +50,7 @@ def test_verify_command_reports_tests_and_records_digest(cli, shared_project):
     verdict_file = shared_project / ".bakery" / "catalog" / "verdicts" / f"{report['image_id'].removeprefix('sha256:')}.json"
     record = json.loads(verdict_file.read_text())
     assert record["verdict"]["run_id"] == report["run_id"] and len(record["verdict"]["report_sha256"]) == 64
-    assert set(record["verdict"]["key"]) == {"suite", "waivers", "settings", "checks", "vulnerabilities"}
+    assert set(record["verdict"]["key"]) == {"suite", "waivers", "settings", "checks"}
     assert len(record["signature"]["value"]) == 88 and len(record["signature"]["key_id"]) == 64
 
 
