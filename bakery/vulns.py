@@ -77,7 +77,12 @@ def affected(entry: dict, installed: str) -> bool:
     status, fixed = entry.get("status"), entry.get("fixed_version") or ""
     if status == "open":
         return True
-    return status == "resolved" and fixed not in ("", "0") and Version(installed) < Version(fixed)
+    if status != "resolved" or fixed in ("", "0"):
+        return False
+    try:
+        return Version(installed) < Version(fixed)
+    except ValueError:  # a version Debian's order cannot place: fail closed
+        return True
 
 
 def findings(feed: dict, packages: dict[str, Package], codename: str, fail_on: str, waivers: list,
