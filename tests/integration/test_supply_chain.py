@@ -154,3 +154,27 @@ def test_base_status_compares_with_the_mirror_and_plan_mentions_it(cli, shared_p
     assert status["indexes"][0].endswith("/dists/bookworm/main/binary-amd64/Packages.xz")
     planned = cli("-C", shared_project, "plan", "tiny")
     assert ("base debian-12: " in planned.err) == bool(status["updates"])
+
+
+def bake_slim(cli, project: Path, purge: str) -> tuple[str, str]:
+    """A fresh bake of slim purging purge (a new motd: a new fingerprint); (its ref, build's stderr)."""
+    config = yaml.safe_load((project / "bakery.yml").read_text())
+    config["services"]["slim"]["variables"].update(
+        purge_package=purge, motd_text=f"baked at {datetime.datetime.now().isoformat()}")
+    (project / "bakery.yml").write_text(yaml.safe_dump(config, sort_keys=False))
+    result = cli("-C", project, "build", "slim", "--no-verify")
+    assert result.rc == 0, result.err
+    return result.out.strip().splitlines()[-1], result.err
+
+
+def test_build_prints_the_package_changes_since_the_previous_image(cli, shared_project, images):
+    original = (shared_project / "bakery.yml").read_text()
+    try:
+        first, _ = bake_slim(cli, shared_project, "iproute2")
+        _, err = bake_slim(cli, shared_project, "procps")
+        changes = next(t for t in err.splitlines() if t.startswith("packages since "))
+        assert changes.startswith(f"packages since {first}: ")
+        assert f"+ iproute2 {installed_version(images['tiny'], 'iproute2')}" in changes
+        assert f"- procps {installed_version(images['tiny'], 'procps')}" in changes
+    finally:
+        (shared_project / "bakery.yml").write_text(original)
