@@ -5,6 +5,7 @@ The one error boundary is main(): library code and commands raise, only main() p
 
 from __future__ import annotations
 
+import enum
 import logging
 import sys
 import traceback
@@ -304,6 +305,51 @@ def init_cmd(
     show(init(ctx(), directory, service), json_output)
 
 
+@app.command("diff")
+def diff_cmd(
+    a: Annotated[str, typer.Argument(help="Old image (ref or id), or SERVICE with --env")],
+    b: Annotated[Optional[str], typer.Argument(help="New image (default with --env: the newest verified image)")] = None,
+    env: Annotated[Optional[str], typer.Option("--env", "-e", help="Compare what ENV runs of SERVICE (A).")] = None,
+    target: TargetOpt = None,
+    json_output: JsonFlag = False,
+) -> None:
+    """Packages added, removed and changed between two images, and a summary of their changed files."""
+    from bakery.commands.diff import DiffRequest, diff
+
+    show(diff(ctx(), DiffRequest(a, b, env, target)), json_output)
+
+
+@app.command("drift")
+def drift_cmd(
+    service: ServiceArg,
+    env: EnvOpt,
+    target: TargetOpt = None,
+    json_output: JsonFlag = False,
+) -> None:
+    """What changed in each running replica against its image, runtime paths ignored. Exit 0: none, 14: drift."""
+    from bakery.commands.drift import drift
+
+    show(drift(ctx(), service, env, target), json_output)
+
+
+class SbomFormat(str, enum.Enum):
+    cyclonedx = "cyclonedx"
+    spdx = "spdx"
+
+
+@app.command("sbom")
+def sbom_cmd(
+    service: ServiceArg,
+    image: Annotated[Optional[str], typer.Option("--image", help="Image (default: the newest of SERVICE).")] = None,
+    fmt: Annotated[SbomFormat, typer.Option("--format", help="SBOM format (JSON).")] = SbomFormat.cyclonedx,
+    target: TargetOpt = None,
+) -> None:
+    """Print the SBOM of an image: the one its verification recorded, else one made now from its filesystem."""
+    from bakery.commands.sbom import sbom
+
+    show(sbom(ctx(), service, image, fmt.value, target))
+
+
 @app.command("doctor")
 def doctor_cmd(json_output: JsonFlag = False) -> None:
     """Check every prerequisite and say how to fix what is missing."""
@@ -335,6 +381,17 @@ def base_build(
     from bakery.commands.base import base_build as build_base
 
     show(build_base(ctx(), name, rebuild), json_output)
+
+
+@base_app.command("status")
+def base_status_cmd(
+    name: Annotated[str, typer.Argument(help="Base from bakery.yml, e.g. debian-12")],
+    json_output: JsonFlag = False,
+) -> None:
+    """How many of the base's packages have newer versions in the mirror's current Packages indexes."""
+    from bakery.commands.base import base_status
+
+    show(base_status(ctx(), name), json_output)
 
 
 @config_app.command("schema")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import re
 from pathlib import Path
 from typing import Any, Literal
@@ -94,6 +95,21 @@ class Waiver(Strict):
         return self
 
 
+class CveWaiver(Strict):
+    cve: str = Field(pattern=r"^CVE-[0-9]{4}-[0-9]+$", description="the CVE id to waive, e.g. CVE-2024-1234")
+    reason: str = Field(min_length=10, description="why it is acceptable; shown in the report")
+    until: datetime.date = Field(description="last day the waiver holds (YYYY-MM-DD); after it the CVE fails again")
+
+
+class Vulnerabilities(Strict):
+    """The offline vulnerability gate: the image's packages against a Debian security tracker feed."""
+
+    feed: str | None = Field(None, description="the security tracker's JSON (tracker/data/json) as a file"
+                             " (relative to the project) or an http(s) URL; none: the check is skipped")
+    fail_on: Literal["low", "medium", "high"] = Field("high", description="lowest urgency that fails the image")
+    waivers: list[CveWaiver] = []
+
+
 class Verify(Strict):
     """services.<name>.verify: how the image is verified."""
 
@@ -107,6 +123,7 @@ class Verify(Strict):
         " then a login that does not work fails the image; podman exec otherwise), ssh, or podman (for images not"
         " meant to run sshd)")
     waivers: list[Waiver] = Field([], description="hygiene checks this service waives, each with its reason")
+    vulnerabilities: Vulnerabilities = Field(Vulnerabilities(), description="the offline vulnerability gate")
 
 
 class DeploySettings(Strict):
@@ -126,6 +143,9 @@ class DeploySettings(Strict):
             if not 1024 <= port <= 65535:
                 raise ValueError(f"endpoints.{env}: port {port} is outside 1024-65535 (pick an unprivileged port)")
         return self
+    runtime_paths: list[str] = Field(
+        [], description="paths (or globs) a replica changes at runtime, e.g. /var/lib/<service state>: bakery drift"
+        " ignores them, besides /run, /tmp, /var/log, /var/lib/systemd and first-boot files")
 
 
 class Service(Strict):

@@ -21,6 +21,7 @@ class ExitStatus(IntEnum):
     REFRESH_ROLLED_BACK = 11
     DEGRADED = 12
     ENV_DIFFERS = 13
+    DRIFTED = 14
     USAGE = 64
     HANGUP = 129
     INTERRUPTED = 130
@@ -57,6 +58,7 @@ EXIT_MEANINGS: dict[ExitStatus, str] = {  # one line each; docs/reference/exit-c
     ExitStatus.DEGRADED: "`status`: fewer healthy replicas than deployed, or orphaned replicas.",
     ExitStatus.ENV_DIFFERS: "`env recreate`: the recreated environment differs from the one destroyed (images,"
     " fingerprints, counts, sizes or health).",
+    ExitStatus.DRIFTED: "`drift`: a running replica changed against its image (outside its runtime paths).",
     ExitStatus.HANGUP: "SIGHUP: the terminal closed (same teardown as SIGTERM).",
     ExitStatus.INTERRUPTED: "Ctrl-C (SIGINT) or SIGTERM.",
 }

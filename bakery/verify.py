@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -11,9 +12,9 @@ import xml.etree.ElementTree as ET
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from bakery import __version__, canary, catalog, keys, proc, systemd
+from bakery import __version__, canary, catalog, keys, proc, sbom, systemd, vulns
 from bakery.config import Project
-from bakery.errors import ConfigError, VerifyFailed
+from bakery.errors import BakeryError, ConfigError, VerifyFailed
 from bakery.hygiene import CANARY_CHECK, HygieneResult, run_hygiene
 from bakery.progress import Reporter
 from bakery.rundir import RunDir
@@ -49,6 +50,8 @@ class VerifyReport:
     after_suite: dict = field(default_factory=dict)  # unit health after the suite
     hygiene: list[dict] = field(default_factory=list)
     tests: list[dict] = field(default_factory=list)
+    sbom: dict = field(default_factory=dict)  # the SBOM files and their digests, or why there is none
+    vulnerabilities: dict = field(default_factory=dict)  # the vulnerability gate's findings, or why it was skipped
     key: dict = field(default_factory=dict)  # what was checked (verdict_key)
     suite_modules: list[str] = field(default_factory=list)
     duration_s: float = 0.0
@@ -63,6 +66,9 @@ class VerifyReport:
                 described = _health(health).describe()
                 if not any(r.endswith(described) for r in reasons):  # the same units, still: said once
                     reasons.append(f"{when}: {described}")
+        if self.sbom.get("problem"):
+            reasons.append(f"sbom: {self.sbom['problem']}")
+        reasons += vulns.failures(self.vulnerabilities)
         if self.transport.get("problem"):
             reasons.append(self.transport["problem"])
         failed_tests = [t["name"] for t in self.tests if t["outcome"] in ("failed", "error")]
@@ -103,7 +109,8 @@ def verify_image(project: Project, service: str, image: ImageRecord, target: Tar
     if not target.hygiene_on_instance:
         reporter.info("hygiene checks on the image filesystem")
         report.hygiene = [asdict(h) for h in check_image_hygiene(project, service, image, target)]
-    with target.boot_instance(image, run) as instance:
+    with contents_meanwhile(project, service, image, target, run) as contents, \
+            target.boot_instance(image, run) as instance:
         report.host = instance.host_spec
         boot = target.wait_until_booted(instance, settings.boot_timeout_s)
         report.boot = {**asdict(boot), "problem": "" if boot.ok else boot.describe()}
@@ -113,6 +120,7 @@ def verify_image(project: Project, service: str, image: ImageRecord, target: Tar
         if target.hygiene_on_instance:
             reporter.info("hygiene checks on the image as baked, from the instance")
             report.hygiene = [asdict(h) for h in check_image_hygiene(project, service, image, target, instance)]
+        report.sbom, report.vulnerabilities = contents.result()
     report.duration_s = round(time.monotonic() - started, 2)
     return conclude(project, report, run, target, image)
 
@@ -151,6 +159,46 @@ def check_image_hygiene(project: Project, service: str, image: ImageRecord, targ
         with target.image_root(image) as root:
             results = run_hygiene(root, waivers, secrets, build_runs)
     return [unknown_canaries(r, runs) if r.check == CANARY_CHECK else r for r in results]
+
+
+@contextlib.contextmanager
+def contents_meanwhile(project: Project, service: str, image: ImageRecord, target: Target, run: RunDir):
+    """The SBOM and the vulnerability gate, from the image's filesystem, made while the instance boots
+    (syft takes about 3 s of a shared CPU, the boot alone 2-6 s)."""
+    from concurrent.futures import Future, ThreadPoolExecutor
+
+    if target.hygiene_on_instance:
+        done = Future()
+        done.set_result(contents_not_examined(project, service, target))
+        yield done
+        return
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="bakery-sbom") as pool:
+        yield pool.submit(examine_contents, project, service, image, target, run)
+
+
+def examine_contents(project: Project, service: str, image: ImageRecord, target: Target,
+                     run: RunDir) -> tuple[dict, dict]:
+    """(sbom entry, vulnerabilities entry) of the verify report, from the image's read-only mount."""
+    settings = project.service(service).verify.vulnerabilities
+    with target.image_root(image) as root:
+        packages = sbom.installed_packages(root)
+        run.write_json("packages.json", {name: asdict(p) for name, p in sorted(packages.items())})
+        vulnerabilities = vulns.check(settings, project.root, packages, sbom.os_codename(root))
+        try:
+            made = sbom.generate(root, run.path)
+        except BakeryError as error:
+            made = {"problem": error.one_line(), "files": []}
+    return {**made, "packages": len(packages)}, vulnerabilities
+
+
+def contents_not_examined(project: Project, service: str, target: Target) -> tuple[dict, dict]:
+    """A target that does not mount the image here: no SBOM (said so); a configured feed fails closed."""
+    why = f"the {target.name} target does not mount the image's filesystem on this machine"
+    settings = project.service(service).verify.vulnerabilities
+    gate = ({"passed": False, "problem": f"feed {settings.feed} configured, but {why}", "findings": []}
+            if settings.feed else {"skipped": "no feed configured (verify.vulnerabilities.feed)", "passed": True,
+                                   "findings": []})
+    return {"skipped": why, "files": []}, gate
 
 
 def unknown_canaries(result: HygieneResult, runs: list[str]) -> HygieneResult:
@@ -250,7 +298,19 @@ def verdict_key(project: Project, service: str, suite_modules: list[str] = ()) -
         "settings": _digest({"boot_timeout_s": settings.boot_timeout_s, "settle_s": settings.settle_s,
                              "transport": settings.transport}),
         "checks": CHECKS_VERSION,
+        **({"vulnerabilities": vulnerabilities_digest(project, settings.vulnerabilities)}
+           if settings.vulnerabilities.feed else {}),
     }
+
+
+def vulnerabilities_digest(project: Project, settings) -> str:
+    """The gate's settings and the feed's content: a new feed makes the verdicts made with the old one stale.
+    (Without a feed the key has no such part, so the verdicts made before the gate existed stay valid.)"""
+    try:
+        feed = vulns.feed_digest(vulns.feed_bytes(settings.feed, project.root))
+    except ConfigError:
+        feed = "unreadable"
+    return _digest({"settings": settings.model_dump(mode="json"), "feed": feed})
 
 
 def expected_key(project: Project, service: str) -> catalog.ExpectedKey | None:

@@ -12,6 +12,9 @@ from bakery.progress import make_reporter
 from bakery.rundir import RunDir
 
 
+MAX_SHOWN_CHANGES = 8
+
+
 @dataclass(frozen=True)
 class BuildRequest:
     services: tuple[str, ...] = ()
@@ -38,6 +41,8 @@ class BuildRequest:
 @dataclass(frozen=True)
 class ServiceBuilt(Result):
     result: BuildResult
+    since: str = ""  # the service's previous image
+    package_changes: tuple[str, ...] = ()  # the packages changed since it (bakery.imagediff.PackageDiff.lines)
 
     def to_json(self):
         return self.result.as_dict()
@@ -47,6 +52,10 @@ class ServiceBuilt(Result):
         verb = ("up to date" + (f" (from {r.source.split('@')[0]})" if r.source else "")) if r.reused else "built"
         line(err, f"{verb}: {r.image} ({r.verdict}, fingerprint {r.fingerprint[:12]}, run {r.run_id}, {r.duration_s:.1f} s)")
         line(out, r.image)
+        if self.since:
+            shown = ", ".join(self.package_changes[:MAX_SHOWN_CHANGES]) or "none"
+            more = len(self.package_changes) - MAX_SHOWN_CHANGES
+            line(err, f"packages since {self.since}: {shown}{f' (and {more} more: bakery diff)' if more > 0 else ''}")
 
 
 @dataclass(frozen=True)
@@ -78,7 +87,28 @@ def build(app: AppContext, request: BuildRequest) -> ServiceBuilt | ServicesBuil
         return _build_many(app, project, names, target_name, request)
     options = BuildOptions(force=request.force, no_layers=request.no_layers, skip=request.skipped(), until=request.until,
                            registry=app.registry, no_pull=request.no_pull)
-    return ServiceBuilt(build_service(project, names[0], target_name, options, make_reporter(), app.aws))
+    result = build_service(project, names[0], target_name, options, make_reporter(), app.aws)
+    fresh = result.image and not result.reused
+    return ServiceBuilt(result, *(changes_since_previous(app, project, names[0], target_name, result.image) if fresh else ()))
+
+
+def changes_since_previous(app: AppContext, project, service: str, target_name: str,
+                           ref: str) -> tuple[str, tuple[str, ...]]:
+    """(the previous image of service, its package changes to the new one); ('', ()) when there is none to compare."""
+    from bakery.errors import BakeryError
+    from bakery.imagediff import diff_images
+
+    target = app.target(project, target_name)
+    if target.hygiene_on_instance:  # its images are not mounted on this machine
+        return "", ()
+    images = target.list_images(service)
+    if len(images) < 2 or images[0].ref != ref:
+        return "", ()
+    try:
+        packages, _ = diff_images(target, images[1], images[0], files=False)
+    except BakeryError:
+        return "", ()  # the diff is a courtesy: the bake itself succeeded
+    return images[1].ref, tuple(packages.lines())
 
 
 def _build_many(app: AppContext, project, names: list[str], target_name: str, request: BuildRequest) -> ServicesBuilt:

@@ -11,6 +11,7 @@ from bakery.errors import ExitStatus
 @dataclass(frozen=True)
 class Plan(Result):
     entries: list  # bakery.plan.PlanEntry
+    base_notes: tuple[str, ...] = ()  # what the last `bakery base status` of each base said
 
     def to_json(self):
         return [e.as_dict() for e in self.entries]
@@ -20,6 +21,8 @@ class Plan(Result):
             line(out, f"{entry.service}: {entry.status} ({entry.fingerprint[:12]})")
             for change in entry.changes:
                 line(out, f"    {change}")
+        for note in self.base_notes:
+            line(err, note)
 
     @property
     def exit_status(self) -> ExitStatus:
@@ -37,4 +40,20 @@ def plan(app: AppContext, services: list[str], all_services: bool = False, targe
     names = list(project.services) if all_services or not services else services
     for name in names:
         project.service(name)  # unknown names fail before any work
-    return Plan([planning.plan_service(project, name, target_impl) for name in names])
+    entries = [planning.plan_service(project, name, target_impl) for name in names]
+    return Plan(entries, base_notes(project, {project.service(n).base for n in names}))
+
+
+def base_notes(project, names: set[str]) -> tuple[str, ...]:
+    """One line per base whose last `bakery base status` (of the local base image there is now) found updates;
+    no network, and no podman call for a base never checked."""
+    from bakery import base as bases
+    from bakery import basestatus
+
+    notes = []
+    for name in sorted(n for n in names if basestatus.status_path(project.state_dir(), n).is_file()):
+        base = bases.find_base(project, name)
+        status = basestatus.last_status(project.state_dir(), name, base.image_id) if base else None
+        if status and status.updates:
+            notes.append(f"{status.summary()} (checked {basestatus.age(status)})")
+    return tuple(notes)
