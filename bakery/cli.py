@@ -87,13 +87,15 @@ def build(
     no_layers: Annotated[bool, typer.Option("--no-layers", help="Bake the whole playbook in one Packer run (no role layers).")] = False,
     skip: Annotated[list[str], typer.Option("--skip", help="Skip a stage (repeatable).")] = [],
     until: Annotated[Optional[str], typer.Option("--until", help="Stop after this stage.")] = None,
+    fail_fast: Annotated[bool, typer.Option(
+        "--fail-fast", help="Several services: the first failure stops the running builds; the rest do not start.")] = False,
     json_output: JsonFlag = False,
 ) -> None:
     """Bake each SERVICE's playbook into an image with Packer and Ansible, then verify it."""
     from bakery.commands.build import BuildRequest, build as build_services
 
     request = BuildRequest(tuple(services or ()), all_services, jobs, target, force, no_verify, no_layers, tuple(skip),
-                           until)
+                           until, fail_fast)
     show(build_services(ctx(), request), json_output)
 
 

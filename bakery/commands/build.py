@@ -23,6 +23,7 @@ class BuildRequest:
     no_layers: bool = False
     skip: tuple[str, ...] = ()
     until: str | None = None
+    fail_fast: bool = False  # several services: the first failure stops the others
 
     def skipped(self) -> tuple[str, ...]:
         return self.skip + (("verify",) if self.no_verify else ())
@@ -57,6 +58,8 @@ class ServicesBuilt(Result):
     def render(self, out, err):
         for o in self.outcomes:
             detail = f"{o.result['image']} ({o.result['verdict']}, {o.result['duration_s']:.0f} s)" if o.ok else o.error
+            if not o.ok and o.exit is not None:
+                detail += f" (exit {o.exit})"
             line(out, f"{o.service:<20} {'ok' if o.ok else 'FAILED':<7} {detail}")
 
     def raise_for_status(self):
@@ -84,5 +87,7 @@ def _build_many(app: AppContext, project, names: list[str], target_name: str, re
     for name in names:
         resolve_service_playbook(project, name)  # every service resolves before any child starts
     run = RunDir.create(project.state_dir(), "build-many")
+    reuse = not request.force and request.until is None  # else a child decides what to do with the image
     return ServicesBuilt(many.build_all(project, names, target_name, request.jobs, request.child_args(), run, app.log,
-                                        app.aws_args(), app.aws))
+                                        app.aws_args(), app.aws, reuse=reuse,
+                                        fail_fast=request.fail_fast))

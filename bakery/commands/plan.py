@@ -37,4 +37,4 @@ def plan(app: AppContext, services: list[str], all_services: bool = False, targe
     names = list(project.services) if all_services or not services else services
     for name in names:
         project.service(name)  # unknown names fail before any work
-    return Plan([planning.plan_service(project, name, target_impl) for name in names])
+    return Plan(planning.plan_services(project, names, target_impl))
