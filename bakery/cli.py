@@ -13,6 +13,8 @@ import traceback
 from pathlib import Path
 from typing import Annotated, Optional
 
+import enum
+
 import typer
 
 from bakery import __version__
@@ -24,6 +26,8 @@ base_app = typer.Typer(no_args_is_help=True, help="Base images bootstrapped with
 config_app = typer.Typer(no_args_is_help=True, help="The bakery.yml configuration.")
 envs_app = typer.Typer(no_args_is_help=True, help="Terraform environments (terraform/envs/*).")
 keys_app = typer.Typer(no_args_is_help=True, help="The key that signs verdicts.")
+ci_app = typer.Typer(no_args_is_help=True, help="Fan a build out over CI runners.")
+app.add_typer(ci_app, name="ci")
 app.add_typer(envs_app, name="envs")
 app.add_typer(keys_app, name="keys")
 app.add_typer(base_app, name="base")
@@ -133,6 +137,26 @@ def plan_cmd(
     from bakery.commands.plan import plan
 
     show(plan(ctx(), list(services or []), all_services, target), json_output)
+
+
+class CiFormat(str, enum.Enum):
+    github = "github"
+    gitlab = "gitlab"
+
+
+@ci_app.command("matrix")
+def ci_matrix_cmd(
+    services: Annotated[Optional[list[str]], typer.Argument(help="Services (default: all)")] = None,
+    all_services: Annotated[bool, typer.Option("--all", help="Every service in bakery.yml.")] = False,
+    fmt: Annotated[CiFormat, typer.Option(
+        "--format", help="github: a strategy.matrix JSON; gitlab: a child pipeline YAML.")] = "github",
+    target: TargetOpt = None,
+    json_output: JsonFlag = False,
+) -> None:
+    """The services that would rebuild or re-verify (only those), one CI job each."""
+    from bakery.commands.ci import matrix
+
+    show(matrix(ctx(), list(services or []), all_services, CiFormat(fmt).value, target), json_output)
 
 
 @app.command("test-roles")

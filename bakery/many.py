@@ -34,7 +34,7 @@ class ServiceOutcome:
 
 def build_all(project: Project, services: list[str], target_name: str, jobs: int, child_args: list[str],
               run: RunDir, log, global_args: list[str] | None = None, target_options: dict | None = None,
-              reuse: bool = True, fail_fast: bool = False) -> list[ServiceOutcome]:
+              reuse: bool = True, fail_fast: bool = False, hashes=None) -> list[ServiceOutcome]:
     """reuse: services whose image is there with a passed verdict are reported here, without a child.
     fail_fast: the first failed child stops the running ones (SIGINT: they clean up as on Ctrl-C)
     and the services not yet started are not started."""
@@ -42,7 +42,7 @@ def build_all(project: Project, services: list[str], target_name: str, jobs: int
     target.ensure_prerequisites()
     for base_name in dict.fromkeys(project.service(s).base for s in services):
         target.prepare_base(project, base_name, log)  # once, before the parallel builds
-    done = up_to_date(project, services, target, run) if reuse else {}
+    done = up_to_date(project, services, target, run, hashes) if reuse else {}
     todo = [s for s in services if s not in done]
     logs_dir = run.path / "services"
     logs_dir.mkdir()
@@ -58,12 +58,12 @@ def build_all(project: Project, services: list[str], target_name: str, jobs: int
     return outcomes
 
 
-def up_to_date(project: Project, services: list[str], target, run: RunDir) -> dict[str, ServiceOutcome]:
+def up_to_date(project: Project, services: list[str], target, run: RunDir, hashes=None) -> dict[str, ServiceOutcome]:
     """The services a child build would only find up to date and verified, decided here from one
     survey of the image store (bakery.plan), so a no-op build --all spawns no process."""
     from bakery import catalog, plan
 
-    survey = plan.Survey(project, target)
+    survey = plan.Survey(project, target, hashes or plan.Hashes())
     found = {}
     with target.snapshot():
         for service in services:

@@ -302,6 +302,7 @@ def run_parallel(commands: Sequence[Sequence[str]], *, jobs: int, log_paths: Seq
                     _stop_all([p for p, *_ in running.values()])
                     for stopped in list(running):
                         collect(stopped)
+                    break
             if running:
                 _wait_for_any([process for process, *_ in running.values()])
     except KeyboardInterrupt:

@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass
 from bakery.build import BuildOptions, BuildResult, build_service
 from bakery.commands import AppContext, Result, line
 from bakery.errors import ConfigError
-from bakery.inputs import resolve_service_playbook
+from bakery.inputs import Hashes
 from bakery.progress import make_reporter
 from bakery.rundir import RunDir
 
@@ -84,10 +84,11 @@ def build(app: AppContext, request: BuildRequest) -> ServiceBuilt | ServicesBuil
 def _build_many(app: AppContext, project, names: list[str], target_name: str, request: BuildRequest) -> ServicesBuilt:
     from bakery import many
 
+    hashes = Hashes()  # read once here, for the up-to-date survey too
     for name in names:
-        resolve_service_playbook(project, name)  # every service resolves before any child starts
+        hashes.playbook(project, name)  # every service resolves before any child starts
     run = RunDir.create(project.state_dir(), "build-many")
     reuse = not request.force and request.until is None  # else a child decides what to do with the image
     return ServicesBuilt(many.build_all(project, names, target_name, request.jobs, request.child_args(), run, app.log,
-                                        app.aws_args(), app.aws, reuse=reuse,
+                                        app.aws_args(), app.aws, reuse=reuse, hashes=hashes,
                                         fail_fast=request.fail_fast))
