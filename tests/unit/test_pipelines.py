@@ -7,7 +7,7 @@ import yaml
 from bakery.errors import ExitStatus
 from helpers import REPO
 
-STAGES = ["role-tests", "bake", "verify", "deploy-dev", "deploy-staging", "deploy-prod"]
+STAGES = ["role-tests", "plan", "bake", "deploy-dev", "deploy-staging", "deploy-prod"]
 
 
 def commands(steps: list[str]) -> list[str]:
@@ -21,7 +21,13 @@ def test_gitlab_pipeline():
     assert [jobs[name]["stage"] for name in jobs] == STAGES
     assert jobs["deploy-prod"]["when"] == "manual"
     for job in jobs.values():
-        assert all(line.startswith("./run ") for line in commands(job["script"]))
+        assert all(line.startswith("./run ") for line in commands(job.get("script", [])))
+    # bake: the child pipeline the plan job wrote with `bakery ci matrix`, one job per changed service
+    child = jobs["bake"]["trigger"]["include"][0]
+    assert child["job"] == "plan" and child["artifact"] in jobs["plan"]["artifacts"]["paths"]
+    assert any(re.match(rf"\./run bakery ci matrix --all --format gitlab .*> {child['artifact']}$", line)
+               for line in jobs["plan"]["script"])
+    assert jobs["bake"]["trigger"]["strategy"] == "depend"
     # bakery's state (verdicts, deployment records, canaries) reaches the later jobs
     assert pipeline["default"]["artifacts"]["paths"] == [".bakery/"]
     assert pipeline["variables"]["XDG_STATE_HOME"].endswith("/.bakery/state")
@@ -37,9 +43,17 @@ def test_github_workflow():
     for job in jobs.values():
         runs = [step["run"] for step in job["steps"] if "run" in step]
         assert runs and all(line.startswith("./run ") for line in commands(runs))
+    # bake: one job per service in the matrix the plan job printed with `bakery ci matrix`
+    matrix_step = next(s for s in jobs["plan"]["steps"] if s.get("id") == "matrix")
+    assert "bakery ci matrix --all --format github" in matrix_step["run"] and "$GITHUB_OUTPUT" in matrix_step["run"]
+    assert jobs["plan"]["outputs"]["matrix"] == "${{ steps.matrix.outputs.matrix }}"
+    assert jobs["bake"]["strategy"]["matrix"] == "${{ fromJSON(needs.plan.outputs.matrix) }}"
+    assert jobs["bake"]["env"]["BAKE_SERVICE"] == "${{ matrix.service }}"
     # each job after the bake starts from the state the job before it left
     assert workflow["env"]["XDG_STATE_HOME"].endswith("/.bakery/state")
-    for previous, name in zip(STAGES[1:], STAGES[2:]):
+    downloads = [s["with"] for s in jobs["deploy-dev"]["steps"] if s.get("uses", "").startswith("actions/download-artifact")]
+    assert downloads == [{"pattern": "bakery-state-bake-*", "merge-multiple": True, "path": ".bakery"}]
+    for previous, name in zip(STAGES[3:], STAGES[4:]):
         downloads = [s["with"] for s in jobs[name]["steps"] if s.get("uses", "").startswith("actions/download-artifact")]
         assert downloads == [{"name": f"bakery-state-{previous}", "path": ".bakery"}]
         uploads = [s["with"] for s in jobs[previous]["steps"] if s.get("uses", "").startswith("actions/upload-artifact")]
