@@ -103,8 +103,10 @@ def _outcome(service: str, result: proc.CommandResult | None, log_path: Path, fa
 def raise_if_failed(outcomes: list[ServiceOutcome]) -> None:
     failed = sorted((o for o in outcomes if not o.ok), key=_knock_on)
     if failed:
-        raise BuildFailed(f"{len(failed)} of {len(outcomes)} service build(s) failed; {failed[0].service}: "
-                          f"{failed[0].error}", hint=f"log: {failed[0].log}")
+        knocked_on = sum(1 for o in failed if _knock_on(o))
+        also = f" ({knocked_on} more stopped or not started)" if knocked_on else ""
+        raise BuildFailed(f"{len(failed) - knocked_on} of {len(outcomes)} service build(s) failed{also}; "
+                          f"{failed[0].service}: {failed[0].error}", hint=f"log: {failed[0].log}")
 
 
 def _knock_on(outcome: ServiceOutcome) -> bool:
