@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass, field
 
 from bakery import catalog
 from bakery.config import Project
+from bakery.fingerprint import Fingerprint
 from bakery.inputs import Hashes, service_fingerprint
 from bakery.targets import ImageRecord, Target
 from bakery.verify import trusted_keys, verdict_of
@@ -88,7 +89,7 @@ def surveyed(survey: Survey, service: str) -> Surveyed:
     return Surveyed(_would_rebuild(project, service, target, fp))
 
 
-def _would_rebuild(project: Project, service: str, target: Target, fp) -> PlanEntry:
+def _would_rebuild(project: Project, service: str, target: Target, fp: Fingerprint) -> PlanEntry:
     images = target.list_images(service)
     if not images:
         return PlanEntry(service, WOULD_REBUILD, fp.digest, None, ["never built"])
