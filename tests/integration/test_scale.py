@@ -55,6 +55,19 @@ def test_ci_matrix_leaves_out_the_up_to_date_service(cli, tiny_built):
     assert [name for name in gitlab if name.startswith("bake:")] == ["bake:web"]
 
 
+def test_ci_matrix_lists_a_service_whose_verdict_went_stale(cli, tiny_built):
+    suite = next((tiny_built / "tests" / "images" / "tiny").glob("test_*.py"))
+    original = suite.read_text()
+    suite.write_text(original + "\n# edited: the verdict's key of checks no longer matches\n")
+    try:
+        result = cli("-C", tiny_built, "ci", "matrix", "tiny", "--json")
+    finally:
+        suite.write_text(original)
+    assert result.rc == 0, result.err
+    assert result.json()["services"] == ["tiny"]
+    assert result.json()["plan"][0]["status"] == "would re-verify"
+
+
 def test_fail_fast_stops_the_slow_build_and_starts_no_more(cli, tiny_built):
     """tiny is up to date (decided without a child); broken fails; slow is stopped; dirty never starts."""
     (tiny_built / "playbooks" / "slow.yml").write_text(SLOW_PLAYBOOK)
