@@ -8,6 +8,7 @@ from __future__ import annotations
 import shlex
 import tempfile
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 from bakery import locks, podman, proc, seal
@@ -28,6 +29,7 @@ class BaseImage:
     built: bool  # False when an existing image was reused
 
 
+@lru_cache(maxsize=1)
 def mmdebstrap_version() -> str:
     return proc.tool_version_output(["mmdebstrap", "--version"]).strip().split()[-1]
 

@@ -12,6 +12,8 @@ import traceback
 from pathlib import Path
 from typing import Annotated, Optional
 
+import enum
+
 import typer
 
 from bakery import __version__
@@ -24,6 +26,8 @@ config_app = typer.Typer(no_args_is_help=True, help="The bakery.yml configuratio
 envs_app = typer.Typer(no_args_is_help=True, help="Terraform environments (terraform/envs/*).")
 keys_app = typer.Typer(no_args_is_help=True, help="The key that signs verdicts.")
 env_app = typer.Typer(no_args_is_help=True, help="Every service of an environment at once (environments.<env>.services).")
+ci_app = typer.Typer(no_args_is_help=True, help="Fan a build out over CI runners.")
+app.add_typer(ci_app, name="ci")
 app.add_typer(envs_app, name="envs")
 app.add_typer(env_app, name="env")
 app.add_typer(keys_app, name="keys")
@@ -92,13 +96,15 @@ def build(
     skip: Annotated[list[str], typer.Option("--skip", help="Skip a stage (repeatable).")] = [],
     until: Annotated[Optional[str], typer.Option("--until", help="Stop after this stage.")] = None,
     no_pull: Annotated[bool, typer.Option("--no-pull", help="An image reused from the registry is only referenced, not pulled.")] = False,
+    fail_fast: Annotated[bool, typer.Option(
+        "--fail-fast", help="Several services: the first failure stops the running builds; the rest do not start.")] = False,
     json_output: JsonFlag = False,
 ) -> None:
     """Bake each SERVICE's playbook into an image with Packer and Ansible, then verify it."""
     from bakery.commands.build import BuildRequest, build as build_services
 
     request = BuildRequest(tuple(services or ()), all_services, jobs, target, force, no_verify, no_layers, tuple(skip),
-                           until, no_pull)
+                           until, no_pull, fail_fast)
     show(build_services(ctx(), request), json_output)
 
 
@@ -136,6 +142,26 @@ def plan_cmd(
     from bakery.commands.plan import plan
 
     show(plan(ctx(), list(services or []), all_services, target), json_output)
+
+
+class CiFormat(str, enum.Enum):
+    github = "github"
+    gitlab = "gitlab"
+
+
+@ci_app.command("matrix")
+def ci_matrix_cmd(
+    services: Annotated[Optional[list[str]], typer.Argument(help="Services (default: all)")] = None,
+    all_services: Annotated[bool, typer.Option("--all", help="Every service in bakery.yml.")] = False,
+    fmt: Annotated[CiFormat, typer.Option(
+        "--format", help="github: a strategy.matrix JSON; gitlab: a child pipeline YAML.")] = "github",
+    target: TargetOpt = None,
+    json_output: JsonFlag = False,
+) -> None:
+    """The services that would rebuild or re-verify (only those), one CI job each."""
+    from bakery.commands.ci import matrix
+
+    show(matrix(ctx(), list(services or []), all_services, CiFormat(fmt).value, target), json_output)
 
 
 @app.command("test-roles")

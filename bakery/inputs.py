@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as package_version
 
@@ -37,6 +37,41 @@ def resolve_service_playbook(project: Project, service_name: str) -> PlaybookInp
     return resolve_playbook(project.path(service.playbook), project.path("roles"))
 
 
+@dataclass
+class Hashes:
+    """Digests computed once per run: a role, playbook or template shared by 60 services is read
+    and hashed once, the tool versions are probed once. Lives as long as one command: files
+    edited during a run are not noticed by that run, as for any other input it read."""
+
+    _trees: dict[tuple, Input] = field(default_factory=dict)
+    _playbooks: dict[str, PlaybookInputs] = field(default_factory=dict)
+    _templates: dict[str, str] = field(default_factory=dict)
+    _tools: ToolVersions | None = None
+
+    def tools(self) -> ToolVersions:
+        if self._tools is None:
+            self._tools = ToolVersions.detect()
+        return self._tools
+
+    def tree_input(self, kind: str, name: str, path, exclude: tuple[str, ...] = ()) -> Input:
+        key = (kind, name, str(path), exclude)
+        if key not in self._trees:
+            self._trees[key] = tree_input(kind, name, path, exclude)
+        return self._trees[key]
+
+    def playbook(self, project: Project, service_name: str) -> PlaybookInputs:
+        path = str(project.path(project.service(service_name).playbook))
+        if path not in self._playbooks:
+            self._playbooks[path] = resolve_service_playbook(project, service_name)
+        return self._playbooks[path]
+
+    def template_digest(self, project: Project) -> str:
+        key = str(project.template_dir())
+        if key not in self._templates:
+            self._templates[key] = _template_digest(project)
+        return self._templates[key]
+
+
 def service_inputs(
     project: Project,
     service_name: str,
@@ -44,24 +79,27 @@ def service_inputs(
     base_image_id: str,
     tools: ToolVersions,
     target: str,
+    hashes: Hashes | None = None,
 ) -> list[Input]:
+    hashes = hashes or Hashes()
+    tree = hashes.tree_input
     service = project.service(service_name)
     inputs = [
         Input("base", service.base, base_image_id),
-        tree_input("playbook", service.playbook, playbook.playbook),
+        tree("playbook", service.playbook, playbook.playbook),
         values_input("variables", "service", service.variables),
-        Input("template", project.build.packer_template or "bundled", _template_digest(project)),
+        Input("template", project.build.packer_template or "bundled", hashes.template_digest(project)),
         Input("tool", "ansible-core", tools.ansible_core),
         Input("tool", "packer", tools.packer),
         Input("tool", "bakery", tools.bakery),
         Input("tool", "ansible", tools.ansible_collections),
         Input("target", "name", target),
     ]
-    inputs += [tree_input("role", name, path, ROLE_EXCLUDES) for name, path in zip(playbook.roles, playbook.role_dirs)]
-    inputs += [tree_input("vars", d.name, d) for d in playbook.vars_dirs]
-    inputs += [tree_input("vars_file", os.path.relpath(f, playbook.playbook.parent), f) for f in playbook.vars_files]
+    inputs += [tree("role", name, path, ROLE_EXCLUDES) for name, path in zip(playbook.roles, playbook.role_dirs)]
+    inputs += [tree("vars", d.name, d) for d in playbook.vars_dirs]
+    inputs += [tree("vars_file", os.path.relpath(f, playbook.playbook.parent), f) for f in playbook.vars_files]
     if service.app is not None:
-        inputs.append(tree_input("app", service.app, project.path(service.app)))
+        inputs.append(tree("app", service.app, project.path(service.app)))
     if service.seal:
         inputs.append(seal.seal_input())
     if service.templated_variables:
@@ -69,9 +107,11 @@ def service_inputs(
     return inputs
 
 
-def service_fingerprint(project: Project, service_name: str, base_image_id: str, target: str) -> Fingerprint:
-    playbook = resolve_service_playbook(project, service_name)
-    return combine(service_inputs(project, service_name, playbook, base_image_id, ToolVersions.detect(), target))
+def service_fingerprint(project: Project, service_name: str, base_image_id: str, target: str,
+                        hashes: Hashes | None = None) -> Fingerprint:
+    hashes = hashes or Hashes()
+    playbook = hashes.playbook(project, service_name)
+    return combine(service_inputs(project, service_name, playbook, base_image_id, hashes.tools(), target, hashes))
 
 
 def _template_digest(project: Project) -> str:

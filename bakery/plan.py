@@ -6,9 +6,10 @@ from dataclasses import asdict, dataclass, field
 
 from bakery import catalog
 from bakery.config import Project
-from bakery.inputs import service_fingerprint
-from bakery.targets import Target
-from bakery.verify import verdict_of
+from bakery.fingerprint import Fingerprint
+from bakery.inputs import Hashes, service_fingerprint
+from bakery.targets import ImageRecord, Target
+from bakery.verify import trusted_keys, verdict_of
 
 UP_TO_DATE = "up to date"
 WOULD_REBUILD = "would rebuild"
@@ -28,15 +29,67 @@ class PlanEntry:
         return asdict(self)
 
 
+@dataclass
+class Survey:
+    """What planning many services reads once: one snapshot of the image store (taken by the caller,
+    see Target.snapshot), the digests of shared inputs, the trusted keys, the bases."""
+
+    project: Project
+    target: Target
+    hashes: Hashes = field(default_factory=Hashes)
+    _trusted: list | None = None
+    _bases: dict = field(default_factory=dict)
+
+    def trusted(self) -> list:
+        if self._trusted is None:
+            self._trusted = trusted_keys(self.project)
+        return self._trusted
+
+    def base_id(self, service: str) -> str:
+        name = self.project.service(service).base
+        if name not in self._bases:
+            base = self.target.find_base(self.project, name)
+            self._bases[name] = base.image_id if base else MISSING_BASE_ID
+        return self._bases[name]
+
+    def verdict(self, image: ImageRecord) -> catalog.VerdictState:
+        return verdict_of(self.project, image, self.target, self.trusted())
+
+
+def plan_services(project: Project, services: list[str], target: Target) -> list[PlanEntry]:
+    """Plan every service from one listing of the image store; shared inputs hashed once."""
+    survey = Survey(project, target)
+    with target.snapshot():
+        return [surveyed(survey, name).entry for name in services]
+
+
 def plan_service(project: Project, service: str, target: Target) -> PlanEntry:
-    base = target.find_base(project, project.service(service).base)
-    fp = service_fingerprint(project, service, base.image_id if base else MISSING_BASE_ID, target.name)
+    return plan_services(project, [service], target)[0]
+
+
+@dataclass(frozen=True)
+class Surveyed:
+    """One service as the survey found it: its fingerprint now, and the image with it (and its verdict) if any."""
+
+    entry: PlanEntry
+    image: ImageRecord | None = None
+    verdict: catalog.VerdictState | None = None
+
+
+def surveyed(survey: Survey, service: str) -> Surveyed:
+    project, target = survey.project, survey.target
+    fp = service_fingerprint(project, service, survey.base_id(service), target.name, survey.hashes)
     same = target.find_image(service, fp.digest)
     if same is not None:
-        verdict = verdict_of(project, same, target)
+        verdict = survey.verdict(same)
         if verdict.status == catalog.STALE:
-            return PlanEntry(service, WOULD_REVERIFY, fp.digest, same.ref, [f"{part} changed" for part in verdict.changed])
-        return PlanEntry(service, UP_TO_DATE, fp.digest, same.ref)
+            changes = [f"{part} changed" for part in verdict.changed]
+            return Surveyed(PlanEntry(service, WOULD_REVERIFY, fp.digest, same.ref, changes), same, verdict)
+        return Surveyed(PlanEntry(service, UP_TO_DATE, fp.digest, same.ref), same, verdict)
+    return Surveyed(_would_rebuild(project, service, target, fp))
+
+
+def _would_rebuild(project: Project, service: str, target: Target, fp: Fingerprint) -> PlanEntry:
     images = target.list_images(service)
     if not images:
         return PlanEntry(service, WOULD_REBUILD, fp.digest, None, ["never built"])

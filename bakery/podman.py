@@ -66,8 +66,10 @@ def image_labels(inspect: dict) -> dict[str, str]:
     return inspect.get("Config", {}).get("Labels") or inspect.get("Labels") or {}
 
 
-def list_images(label_filter: str) -> list[dict]:
-    out = podman("images", "--filter", f"label={label_filter}", "--format", "json").stdout
+def list_images(label_filter: str | None = None) -> list[dict]:
+    """`podman images` as JSON: the images with a label (KEY or KEY=VALUE), or every image (None)."""
+    filters = ("--filter", f"label={label_filter}") if label_filter else ()
+    out = podman("images", *filters, "--format", "json").stdout
     return json.loads(out or "[]")
 
 

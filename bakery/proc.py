@@ -367,14 +367,26 @@ def _read_back(handle, keep_bytes: int | None = None) -> str:
 
 
 def run_parallel(commands: Sequence[Sequence[str]], *, jobs: int, log_paths: Sequence[Path],
-                 env: Mapping[str, str] | None = None, cwd: Path | None = None) -> list[CommandResult]:
+                 env: Mapping[str, str] | None = None, cwd: Path | None = None,
+                 fail_fast: bool = False) -> list[CommandResult | None]:
     """Run commands, at most `jobs` at a time; each one's stderr goes to its log, stdout is kept.
 
     On Ctrl-C every running command gets SIGINT and time to clean up, then Interrupted is raised.
+    fail_fast: when a command fails, the running ones are stopped the same way (their results are
+    kept) and the pending ones are not started (None in their place).
     """
     pending = list(range(len(commands)))
     running: dict[int, tuple[subprocess.Popen, float, object, object]] = {}
     results: dict[int, CommandResult] = {}
+
+    def collect(index: int) -> CommandResult:
+        process, started, out, err = running.pop(index)
+        _reaped(process)
+        results[index] = CommandResult(tuple(str(a) for a in commands[index]), process.returncode, _read_back(out),
+                                       _read_back(err, _OUTPUT_KEEP_BYTES), round(time.monotonic() - started, 3))
+        out.close(), err.close()
+        return results[index]
+
     try:
         while pending or running:
             while pending and len(running) < jobs:
@@ -382,24 +394,29 @@ def run_parallel(commands: Sequence[Sequence[str]], *, jobs: int, log_paths: Seq
                 out, err = tempfile.TemporaryFile(), open(log_paths[index], "w+b")
                 argv = tuple(str(a) for a in commands[index])
                 running[index] = (_spawn(argv, env, cwd, out, err, None), time.monotonic(), out, err)
-            for index, (process, started, out, err) in list(running.items()):
-                if process.poll() is not None:
-                    _reaped(process)
-                    results[index] = CommandResult(tuple(str(a) for a in commands[index]), process.returncode,
-                                                   _read_back(out), _read_back(err, _OUTPUT_KEEP_BYTES),
-                                                   round(time.monotonic() - started, 3))
-                    out.close(), err.close()
-                    del running[index]
+            for index, (process, *_) in list(running.items()):
+                if process.poll() is not None and not collect(index).ok and fail_fast:
+                    pending.clear()
+                    _stop_all([p for p, *_ in running.values()])
+                    for stopped in list(running):
+                        collect(stopped)
+                    break
             if running:
                 _wait_for_any([process for process, *_ in running.values()])
     except KeyboardInterrupt:
+        _stop_all([process for process, *_ in running.values()])
         for process, *_ in running.values():
-            _signal_group(process, signal.SIGINT)
-        for process, *_ in running.values():
-            try:
-                process.wait(timeout=INTERRUPT_GRACE_S)
-            except (subprocess.TimeoutExpired, KeyboardInterrupt):
-                _terminate(process)
             _reaped(process)
         raise interrupts.interrupted(f"interrupted; {len(running)} running command(s) were stopped") from None
-    return [results[i] for i in range(len(commands))]
+    return [results.get(i) for i in range(len(commands))]
+
+
+def _stop_all(processes: list[subprocess.Popen]) -> None:
+    """SIGINT to each process group, time to clean up, then SIGTERM/SIGKILL for any still running."""
+    for process in processes:
+        _signal_group(process, signal.SIGINT)
+    for process in processes:
+        try:
+            process.wait(timeout=INTERRUPT_GRACE_S)
+        except (subprocess.TimeoutExpired, KeyboardInterrupt):
+            _terminate(process)

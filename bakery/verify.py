@@ -320,9 +320,11 @@ def expected_key(project: Project, service: str) -> catalog.ExpectedKey | None:
     return lambda verdict: verdict_key(project, service, verdict.suite_modules)
 
 
-def verdict_of(project: Project, image: ImageRecord, target: Target) -> catalog.VerdictState:
-    """The image's verdict as far as it can be trusted, judged against what the project checks now."""
-    return target.verdict(project, image, expected_key(project, image.service), trusted_keys(project))
+def verdict_of(project: Project, image: ImageRecord, target: Target, trusted: list | None = None) -> catalog.VerdictState:
+    """The image's verdict as far as it can be trusted, judged against what the project checks now
+    (trusted: the keys, when the caller read them once for many images)."""
+    trusted = trusted_keys(project) if trusted is None else trusted
+    return target.verdict(project, image, expected_key(project, image.service), trusted)
 
 
 def trusted_keys(project: Project) -> list:

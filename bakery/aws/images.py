@@ -52,6 +52,13 @@ def newest_key(image: dict) -> tuple[str, str, str]:
     return image.get("CreationDate", ""), image_tags.get(tags.BUILD_TIME, ""), image.get("Name", "")
 
 
+def is_verified_ami(image: dict, service: str, fingerprint: str) -> bool:
+    """What verified_ami asks EC2 for, checked on an AMI already listed (a snapshot of bakery_amis)."""
+    image_tags = tags.as_dict(image.get("Tags"))
+    return (image_tags.get(tags.SERVICE) == service and image_tags.get(tags.FINGERPRINT) == fingerprint
+            and image_tags.get(tags.VERIFIED) == tags.TRUE and image.get("State") == "available")
+
+
 def verified_ami(conn: Connection, service: str, fingerprint: str) -> dict | None:
     found = bakery_amis(conn, service, [{"Name": f"tag:{tags.FINGERPRINT}", "Values": [fingerprint]},
                                         {"Name": f"tag:{tags.VERIFIED}", "Values": [tags.TRUE]},

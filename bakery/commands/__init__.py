@@ -56,9 +56,10 @@ class AppContext:
 
         return connect(project.aws, **self.aws)
 
-    def aws_args(self) -> list[str]:
-        """The global aws flags again, for child bakery processes."""
-        return [a for key, value in self.aws.items() if value for a in (f"--{key.replace('_', '-')}", value)]
+    def global_args(self) -> list[str]:
+        """The global flags again (aws, --registry), for child bakery processes."""
+        aws = [a for key, value in self.aws.items() if value for a in (f"--{key.replace('_', '-')}", value)]
+        return [*aws, *(["--registry", self.registry] if self.registry else [])]
 
 
 class Result:

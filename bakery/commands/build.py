@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass
 from bakery.build import BuildOptions, BuildResult, build_service
 from bakery.commands import AppContext, Result, line
 from bakery.errors import ConfigError
-from bakery.inputs import resolve_service_playbook
+from bakery.inputs import Hashes
 from bakery.progress import make_reporter
 from bakery.rundir import RunDir
 
@@ -27,6 +27,7 @@ class BuildRequest:
     skip: tuple[str, ...] = ()
     until: str | None = None
     no_pull: bool = False
+    fail_fast: bool = False  # several services: the first failure stops the others
 
     def skipped(self) -> tuple[str, ...]:
         return self.skip + (("verify",) if self.no_verify else ())
@@ -68,6 +69,8 @@ class ServicesBuilt(Result):
     def render(self, out, err):
         for o in self.outcomes:
             detail = f"{o.result['image']} ({o.result['verdict']}, {o.result['duration_s']:.0f} s)" if o.ok else o.error
+            if not o.ok and o.exit is not None:
+                detail += f" (exit {o.exit})"
             line(out, f"{o.service:<20} {'ok' if o.ok else 'FAILED':<7} {detail}")
 
     def raise_for_status(self):
@@ -114,8 +117,11 @@ def changes_since_previous(app: AppContext, project, service: str, target_name: 
 def _build_many(app: AppContext, project, names: list[str], target_name: str, request: BuildRequest) -> ServicesBuilt:
     from bakery import many
 
+    hashes = Hashes()  # read once here, for the up-to-date survey too
     for name in names:
-        resolve_service_playbook(project, name)  # every service resolves before any child starts
+        hashes.playbook(project, name)  # every service resolves before any child starts
     run = RunDir.create(project.state_dir(), "build-many")
+    reuse = not request.force and request.until is None  # else a child decides what to do with the image
     return ServicesBuilt(many.build_all(project, names, target_name, request.jobs, request.child_args(), run, app.log,
-                                        app.aws_args(), app.aws))
+                                        app.global_args(), app.aws, reuse=reuse, hashes=hashes,
+                                        fail_fast=request.fail_fast))

@@ -40,8 +40,7 @@ def plan(app: AppContext, services: list[str], all_services: bool = False, targe
     names = list(project.services) if all_services or not services else services
     for name in names:
         project.service(name)  # unknown names fail before any work
-    entries = [planning.plan_service(project, name, target_impl) for name in names]
-    return Plan(entries, base_notes(project, {project.service(n).base for n in names}))
+    return Plan(planning.plan_services(project, names, target_impl), base_notes(project, {project.service(n).base for n in names}))
 
 
 def base_notes(project, names: set[str]) -> tuple[str, ...]:

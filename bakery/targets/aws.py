@@ -73,6 +73,7 @@ class AwsTarget(Target):
         self._source_ami = ""
         self._cidr: str | None = None
         self._verifications: dict[str, VerifyConnection] = {}
+        self._amis: list[dict] | None = None  # inside snapshot(): bakery's AMIs in the account, newest first
 
     @classmethod
     def create(cls, project: Project | None = None, **options) -> AwsTarget:
@@ -155,9 +156,23 @@ class AwsTarget(Target):
             "ansible_user": self._ssh_user,
         }
 
-    def find_image(self, service: str, fingerprint: str) -> ImageRecord | None:
+    @contextlib.contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """One describe_images for every service's AMIs instead of one or two per service."""
         with translated_errors():
-            found = images.verified_ami(self.conn, service, fingerprint)
+            listing = images.bakery_amis(self.conn)
+        outer, self._amis = self._amis, listing
+        try:
+            yield
+        finally:
+            self._amis = outer
+
+    def find_image(self, service: str, fingerprint: str) -> ImageRecord | None:
+        if self._amis is not None:
+            found = next((i for i in self._amis if images.is_verified_ami(i, service, fingerprint)), None)
+        else:
+            with translated_errors():
+                found = images.verified_ami(self.conn, service, fingerprint)
         return images.record(found) if found else None
 
     def record_image(self, service: str, fingerprint: str, manifest_build: dict) -> ImageRecord:
@@ -173,6 +188,9 @@ class AwsTarget(Target):
         return record
 
     def list_images(self, service: str | None = None) -> list[ImageRecord]:
+        if self._amis is not None:
+            records = [images.record(i) for i in self._amis]
+            return [r for r in records if service is None or r.service == service]
         with translated_errors():
             return [images.record(i) for i in images.bakery_amis(self.conn, service)]
 

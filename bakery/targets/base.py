@@ -74,6 +74,14 @@ class Target(ABC):
         checked against the trusted keys and judged against the key of checks expected now."""
         return catalog.verdict_state(project.state_dir(), image.image_id, expected_key, trusted)
 
+    @contextlib.contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """Inside the block, find_base, find_image and list_images may answer from one listing of
+        the image store taken at its start (local: one `podman images`), so surveying 60 services
+        costs one store query; for read-only surveys (plan, ci matrix, the up-to-date check of a
+        build --all). Default: no snapshot, every call asks the store."""
+        yield
+
     @abstractmethod
     def ensure_prerequisites(self) -> None:
         """Fail fast with a clear message when the target cannot work here."""

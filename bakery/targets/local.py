@@ -68,6 +68,7 @@ class LocalTarget(Target):
     _runtime_checked = False
     _base_ref = ""
     _connection = "auto"  # build.local_connection of the project
+    _listing: dict[str, dict] | None = None  # inside snapshot(): image reference -> `podman images` entry
     _project: Project | None = None  # images of other projects are not this target's business
     _project_id = ""
 
@@ -109,7 +110,20 @@ class LocalTarget(Target):
         self._connection = project.build.local_connection
         return BaseArtifact(base.name, base.ref, base.image_id)
 
+    @contextlib.contextmanager
+    def snapshot(self) -> Iterator[None]:
+        listing = {name: entry for entry in podman.list_images() for name in entry.get("Names") or []}
+        outer, self._listing = self._listing, listing
+        try:
+            yield
+        finally:
+            self._listing = outer
+
     def find_base(self, project: Project, base_name: str) -> BaseArtifact | None:
+        if self._listing is not None:
+            ref = bases.base_ref(base_name, bases.base_fingerprint(project.base(base_name), bases.mmdebstrap_version()))
+            entry = self._listing.get(ref)
+            return BaseArtifact(base_name, ref, entry["Id"]) if entry else None
         base = bases.find_base(project, base_name)
         return BaseArtifact(base.name, base.ref, base.image_id) if base else None
 
@@ -118,8 +132,12 @@ class LocalTarget(Target):
 
     def find_image(self, service: str, fingerprint: str) -> ImageRecord | None:
         for ref in self._refs(service, fingerprint):
-            found = podman.find_image(ref)
-            record = self._record(found, ref) if found else None
+            if self._listing is not None:
+                entry = self._listing.get(ref)
+                record = self._listed(entry, ref) if entry else None
+            else:
+                found = podman.find_image(ref)
+                record = self._record(found, ref) if found else None
             if record and record.fingerprint == fingerprint and self.is_ours(record.labels, ref):
                 return record
         return None
@@ -146,8 +164,12 @@ class LocalTarget(Target):
 
     def list_images(self, service: str | None = None) -> list[ImageRecord]:
         label = f"{LABEL_SERVICE}={service}" if service else LABEL_SERVICE
+        entries = podman.list_images(label) if self._listing is None else self._listing.values()
         records = {}  # podman lists an image once per tag: one record per reference
-        for entry in podman.list_images(label):
+        for entry in entries:
+            labels = entry.get("Labels") or {}
+            if LABEL_SERVICE not in labels or (service and labels[LABEL_SERVICE] != service):
+                continue
             for name in entry.get("Names") or []:
                 if name.startswith(f"{IMAGE_REPOSITORY}/") and self.is_ours(entry.get("Labels") or {}, name):
                     records[name] = self._listed(entry, name)

@@ -94,3 +94,15 @@ def test_only_optional_stages_can_be_skipped():
     assert names(select_stages(stages, skip=["verify"])) == ["bake"]
     with pytest.raises(ConfigError, match="stage 'bake' cannot be skipped.*skippable: verify"):
         select_stages(stages, skip=["bake"])
+
+
+def test_run_parallel_fail_fast_stops_the_running_and_starts_no_more(tmp_path):
+    """The first failure: the running command gets SIGINT and cleans up; the pending one never starts."""
+    cleaned = tmp_path / "cleaned"
+    slow = ["sh", "-c", f'trap "touch {cleaned}; exit 130" INT; sleep 60 & wait']
+    commands = [["sh", "-c", "sleep 0.3; exit 3"], slow, ["touch", str(tmp_path / "started")]]
+    logs = [tmp_path / f"{i}.log" for i in range(3)]
+    results = proc.run_parallel(commands, jobs=2, log_paths=logs, fail_fast=True)
+    assert results[0].rc == 3
+    assert results[1].rc == 130 and cleaned.exists()
+    assert results[2] is None and not (tmp_path / "started").exists()

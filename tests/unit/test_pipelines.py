@@ -7,7 +7,7 @@ import yaml
 from bakery.errors import ExitStatus
 from helpers import REPO
 
-STAGES = ["role-tests", "bake", "deploy-dev", "deploy-staging", "deploy-prod"]
+STAGES = ["role-tests", "plan", "bake", "deploy-dev", "deploy-staging", "deploy-prod"]
 
 
 def commands(steps: list[str]) -> list[str]:
@@ -21,11 +21,18 @@ def test_gitlab_pipeline():
     assert [jobs[name]["stage"] for name in jobs] == STAGES
     assert jobs["deploy-prod"]["when"] == "manual"
     for job in jobs.values():
-        assert all(line.startswith("./run ") for line in commands(job["script"]))
+        assert all(line.startswith("./run ") for line in commands(job.get("script", [])))
+    # bake: the child pipeline the plan job wrote with `bakery ci matrix`, one job per changed service
+    child = jobs["bake"]["trigger"]["include"][0]
+    assert child["job"] == "plan" and child["artifact"] in jobs["plan"]["artifacts"]["paths"]
+    assert any(re.match(rf"\./run bakery ci matrix --all --format gitlab .*> {child['artifact']}$", line)
+               for line in jobs["plan"]["script"])
+    assert jobs["bake"]["trigger"]["strategy"] == "depend"
+    assert_deploys_reuse_and_bring_environments_up(jobs, lambda job: commands(job["script"]),
+                                                   (REPO / ".gitlab-ci.yml").read_text())
     # bakery's state (verdicts, deployment records, canaries) reaches the later jobs
     assert pipeline["default"]["artifacts"]["paths"] == [".bakery/"]
     assert pipeline["variables"]["XDG_STATE_HOME"].endswith("/.bakery/state")
-    assert_bake_publishes_and_deploys_pull(jobs, lambda job: commands(job["script"]), (REPO / ".gitlab-ci.yml").read_text())
 
 
 def test_github_workflow():
@@ -38,28 +45,32 @@ def test_github_workflow():
     for job in jobs.values():
         runs = [step["run"] for step in job["steps"] if "run" in step]
         assert runs and all(line.startswith("./run ") for line in commands(runs))
-    assert_bake_publishes_and_deploys_pull(jobs, lambda job: commands([s["run"] for s in job["steps"] if "run" in s]),
-                                           (REPO / ".github" / "workflows" / "bake.yml").read_text())
+    # bake: one job per service in the matrix the plan job printed with `bakery ci matrix`
+    matrix_step = next(s for s in jobs["plan"]["steps"] if s.get("id") == "matrix")
+    assert "bakery ci matrix --all --format github" in matrix_step["run"] and "$GITHUB_OUTPUT" in matrix_step["run"]
+    assert jobs["plan"]["outputs"]["matrix"] == "${{ steps.matrix.outputs.matrix }}"
+    assert jobs["bake"]["strategy"]["matrix"] == "${{ fromJSON(needs.plan.outputs.matrix) }}"
+    assert jobs["bake"]["env"]["BAKE_SERVICE"] == "${{ matrix.service }}"
+    bake = commands([st["run"] for st in jobs["bake"]["steps"] if "run" in st])
+    assert any('bakery build "$BAKE_SERVICE"' in line and "--no-verify" not in line for line in bake)
+    assert any('bakery publish "$BAKE_SERVICE"' in line for line in bake)
+    assert_deploys_reuse_and_bring_environments_up(jobs, lambda job: commands([st["run"] for st in job["steps"] if "run" in st]),
+                                                   (REPO / ".github" / "workflows" / "bake.yml").read_text())
     # each job after the bake starts from the state the job before it left
     assert workflow["env"]["XDG_STATE_HOME"].endswith("/.bakery/state")
-    for previous, name in zip(STAGES[1:], STAGES[2:]):
+    downloads = [s["with"] for s in jobs["deploy-dev"]["steps"] if s.get("uses", "").startswith("actions/download-artifact")]
+    assert downloads == [{"pattern": "bakery-state-bake-*", "merge-multiple": True, "path": ".bakery"}]
+    for previous, name in zip(STAGES[3:], STAGES[4:]):
         downloads = [s["with"] for s in jobs[name]["steps"] if s.get("uses", "").startswith("actions/download-artifact")]
         assert downloads == [{"name": f"bakery-state-{previous}", "path": ".bakery"}]
         uploads = [s["with"] for s in jobs[previous]["steps"] if s.get("uses", "").startswith("actions/upload-artifact")]
         assert uploads[0]["name"] == f"bakery-state-{previous}" and uploads[0]["include-hidden-files"] is True
 
 
-def assert_bake_publishes_and_deploys_pull(jobs: dict, lines, text: str) -> None:
-    """One job bakes, verifies and publishes every service; every deploy job gets the published images
-    (build --all reuses them from the registry) and brings its environment up whole."""
-    from bakery.config import load_project
-
-    services = set(load_project(REPO).services)
-    bake = lines(jobs["bake"])
-    assert any("bakery plan --all" in line for line in bake)
-    assert any("bakery build --all" in line and "--no-verify" not in line for line in bake)
-    assert {m for line in bake for m in re.findall(r"bakery publish ([a-z0-9-]+) .*--json", line)} == services
-    for name in STAGES[2:]:
+def assert_deploys_reuse_and_bring_environments_up(jobs: dict, lines, text: str) -> None:
+    """Every deploy job gets the published images (build --all reuses them from the registry, no
+    bake) and brings its environment up whole."""
+    for name in ("deploy-dev", "deploy-staging", "deploy-prod"):
         env = name.removeprefix("deploy-")
         deploy = lines(jobs[name])
         assert any("bakery build --all" in line for line in deploy), name
@@ -68,9 +79,17 @@ def assert_bake_publishes_and_deploys_pull(jobs: dict, lines, text: str) -> None
     assert "one runner throughout" not in text
 
 
+def test_child_pipeline_jobs_build_then_publish():
+    from bakery import ci
+
+    pipeline = ci.gitlab_pipeline(["api-service", "worker"], "local")
+    assert pipeline["bake:worker"]["script"] == ["./run bakery build worker --target $TARGET --json",
+                                                 "./run bakery publish worker --target $TARGET"]
+    assert ci.REGISTRY_LOGIN in pipeline["default"]["before_script"]
+
+
 def test_pipelines_let_only_plans_would_rebuild_through():
     """`bakery plan X || test $? -eq N`: N is plan's "would rebuild" and nothing else (not a usage error)."""
     for path in (REPO / ".gitlab-ci.yml", REPO / ".github" / "workflows" / "bake.yml"):
         allowed = re.findall(r"bakery plan .*\|\| test \$\? -eq (\d+)", path.read_text())
         assert allowed and {ExitStatus(int(code)) for code in allowed} == {ExitStatus.PLAN_WOULD_REBUILD}, path
-
