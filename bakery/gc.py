@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import json
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from bakery import locks, podman, private
 from bakery.aws import runs
 from bakery.config import Project
-from bakery.layers import LABEL_CHAIN, LAYER_REPOSITORY
+from bakery.state import StateDir
+from bakery.layers import LABEL_CHAIN, baked_by, layer_tags
 from bakery.targets.local import IMAGE_REPOSITORY, LABEL_RUN_ID, LocalTarget
 
 
@@ -21,7 +22,8 @@ class GcAction:
     ref: str
     action: str  # keep, remove, removed, in-use, failed
     reason: str
-    kind: str = "image"  # image, layer, container, private-dir, lock
+    kind: str = "image"  # image, layer, container, private-dir, lock, quarantined
+    marker: str = ""  # quarantined: the file under .bakery/quarantine/ that lists it
 
 
 def plan_local_gc(keep: int, services: list[str] | None = None, project: Project | None = None) -> list[GcAction]:
@@ -37,7 +39,7 @@ def plan_local_gc(keep: int, services: list[str] | None = None, project: Project
                            if (services and service not in services) or not ours(image)
                            for key in image.labels.get(LABEL_CHAIN, "").split(",") if key}
     by_service = {s: [i for i in r if ours(i)] for s, r in by_service.items() if not services or s in services}
-    actions, reachable = [], set(reachable_elsewhere)
+    actions, reachable = quarantined(project, services), set(reachable_elsewhere)
     for service, records in sorted(by_service.items()):
         for rank, image in enumerate(records):
             if rank < keep:
@@ -53,16 +55,27 @@ def plan_local_gc(keep: int, services: list[str] | None = None, project: Project
     return actions
 
 
+def quarantined(project: Project | None, services: list[str] | None) -> list[GcAction]:
+    """Images verify untagged after they leaked a secret: removed first (ref: the marker file)."""
+    if project is None:
+        return []
+    found = []
+    for marker in sorted(StateDir(project.state_dir()).quarantine.glob("*.json")):
+        service = json.loads(marker.read_text()).get("service", "") if marker.stat().st_size else ""
+        if not services or service in services:
+            found.append(GcAction(marker.stem, "remove", f"image of {service or '?'} that leaked a secret"
+                                  " (quarantined by verify)", "quarantined", str(marker)))
+    return found
+
+
 def layer_images() -> list[tuple[str, str]]:
-    out = podman.podman("images", "--format", "json", "--filter", f"reference={LAYER_REPOSITORY}/*").stdout
-    refs = dict.fromkeys(name for entry in json.loads(out or "[]") for name in entry.get("Names") or [])
-    return [(ref, ref.rsplit(":", 1)[1]) for ref in refs if ref.startswith(LAYER_REPOSITORY + "/")]
+    return [(ref, ref.rsplit(":", 1)[1]) for ref, _ in layer_tags()]
 
 
 def apply(actions: list[GcAction]) -> list[GcAction]:
     """Remove what the plan says; an image a container still uses is kept and reported.
     Containers go first, so the images they ran are free to go after them."""
-    order = {"container": 0, "image": 1, "layer": 2}
+    order = {"container": 0, "quarantined": 1, "image": 2, "layer": 3}
     return [_apply_one(item) for item in sorted(actions, key=lambda a: order.get(a.kind, 3))]
 
 
@@ -76,6 +89,12 @@ def _apply_one(item: GcAction) -> GcAction:
     if item.kind == "private-dir":
         shutil.rmtree(item.ref, ignore_errors=True)
         return GcAction(item.ref, "removed" if not Path(item.ref).exists() else "failed", item.reason, item.kind)
+    if item.kind == "quarantined":
+        result = podman.podman("rmi", item.ref, check=False)
+        if result.ok or not podman.podman("image", "exists", item.ref, check=False).ok:
+            Path(item.marker).unlink(missing_ok=True)
+            return replace(item, action="removed")
+        return replace(item, action="in-use", reason=result.tail(1))
     if item.kind == "lock":
         removed = locks.remove_stale(locks.StaleLock(Path(item.ref), {}))
         return GcAction(item.ref, "removed" if removed else "in-use", item.reason, item.kind)
@@ -137,13 +156,10 @@ def _orphan_images(judge: _RunJudge) -> list[GcAction]:
         for ref in entry.get("Names") or []:
             if ref.startswith(IMAGE_REPOSITORY + "/") and judge.died(labels.get(LABEL_RUN_ID, "")):
                 found.append(GcAction(ref, "remove", f"image of run {labels[LABEL_RUN_ID]}, which died", "image"))
-    layers = podman.podman("images", "--format", "json", "--filter", f"reference={LAYER_REPOSITORY}/*").stdout
-    for entry in json.loads(layers or "[]"):
-        labels = entry.get("Labels") or {}
-        own_run = labels.get(f"{LABEL_RUN_ID}.{len(labels.get(LABEL_CHAIN, '').split(',')) - 1:02d}", "")
-        for ref in dict.fromkeys(n for n in entry.get("Names") or [] if n.startswith(LAYER_REPOSITORY + "/")):
-            if judge.died(own_run):
-                found.append(GcAction(ref, "remove", f"layer of run {own_run}, which died", "layer"))
+    for ref, labels in layer_tags():
+        own_run = baked_by(labels)
+        if judge.died(own_run):
+            found.append(GcAction(ref, "remove", f"layer of run {own_run}, which died", "layer"))
     return found
 
 

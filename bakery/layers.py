@@ -13,6 +13,7 @@ the run before its commit, so it is never cached.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,7 @@ from pathlib import Path
 import yaml
 
 from bakery import podman, seal, yamltext
+from bakery.canary import RUN_LABEL
 from bakery.fingerprint import ROLE_EXCLUDES, Fingerprint, tree_digest, tree_files, value_digest
 from bakery.playbook import PlaybookInputs, resolve_playbook
 
@@ -197,6 +199,22 @@ def _commit_play(step: LayerStep, argv: list[str]) -> dict:
         "tasks": [{"name": f"Commit the build container as {step.ref}", "ansible.builtin.command": {"argv": argv},
                    "changed_when": False}],
     }
+
+
+def baked_by(labels: dict[str, str]) -> str:
+    """The run that committed a layer itself (a layer names the run of every layer of the run below it too)."""
+    return labels.get(f"{RUN_LABEL}.{len(labels.get(LABEL_CHAIN, '').split(',')) - 1:02d}", "")
+
+
+def layer_tags(run_id: str | None = None) -> list[tuple[str, dict[str, str]]]:
+    """(tag, labels) of every role layer in the store, or of those run_id committed itself."""
+    out = podman.podman("images", "--format", "json", "--filter", f"reference={LAYER_REPOSITORY}/*").stdout
+    found = {}
+    for entry in json.loads(out or "[]"):
+        labels = entry.get("Labels") or {}
+        if run_id is None or baked_by(labels) == run_id:
+            found.update({n: labels for n in entry.get("Names") or [] if n.startswith(LAYER_REPOSITORY + "/")})
+    return list(found.items())
 
 
 def layer_labels(steps: list[LayerStep], step: LayerStep) -> dict[str, str]:

@@ -77,6 +77,11 @@ def tag(image_id: str, ref: str) -> None:
     podman("tag", image_id, ref)
 
 
+def untag(ref: str) -> None:
+    """Remove the name ref; the image stays (by id) while another name or a container holds it or until removed."""
+    podman("untag", ref, ref)
+
+
 def containers(*filters: str) -> list[dict]:
     args = [arg for f in filters for arg in ("--filter", f)]
     return json.loads(podman("ps", "-a", *args, "--format", "json").stdout or "[]")

@@ -5,6 +5,7 @@
       locks/<name>.lock       named file locks (bakery.locks)
       deployments/<service>/<env>.json, deployments/history.jsonl
       lb/<service>-<env>/     the local load balancer of one environment: haproxy.cfg, haproxy.pid, admin.sock
+      quarantine/<image id>   images untagged after they leaked a secret (gc removes them first)
       bases/                  base bootstrap logs
       tmp/                    scratch space of base bootstraps
 
@@ -96,6 +97,10 @@ class StateDir:
 
     def balancer(self, service: str, env: str) -> Path:
         return self.path / "lb" / f"{service}-{env}"
+
+    @property
+    def quarantine(self) -> Path:
+        return self.path / "quarantine"
 
     @property
     def bases(self) -> Path:

@@ -280,9 +280,16 @@ def conclude(project: Project, report: VerifyReport, run: RunDir, target: Target
     catalog.record_verdict(project.state_dir(), verdict, data)
     target.record_verdict(image, verdict)
     if report.verdict != catalog.PASSED:
-        raise VerifyFailed(f"{report.image} failed verification: {'; '.join(report.failures())}",
-                           hint=f"report: {path}")
+        done = target.quarantine(image, project.state_dir()) if leaked_a_secret(report) else ""
+        raise VerifyFailed(f"{report.image} failed verification: {'; '.join(report.failures())}"
+                           + (f"; {done}" if done else ""), hint=f"report: {path}")
     return report
+
+
+def leaked_a_secret(report: VerifyReport) -> bool:
+    """A secret of the bake was found in the image (not merely a canary that is not on this machine)."""
+    return any(h["check"] == CANARY_CHECK and not h["passed"] and any(f.startswith("/") for f in h["findings"])
+               for h in report.hygiene)
 
 
 # -- what a verdict is bound to ------------------------------------------------------------------

@@ -145,6 +145,11 @@ class Target(ABC):
     def record_verdict(self, image: ImageRecord, verdict: catalog.Verdict) -> None:
         """Record the signed verdict where the target keeps it too (bakery's local catalog has it already)."""
 
+    def quarantine(self, image: ImageRecord, state_dir: Path) -> str:
+        """An image that leaked a secret: make it unusable by name (it stays for inspection) and
+        say what was done; "" when the target has no such step."""
+        return ""
+
     def layer_commit_argv(self, run: RunDir, ref: str, labels: dict[str, str]) -> list[str]:
         """The command that commits the bake in progress as the role layer ref (supports_layers only)."""
         raise NotImplementedError(f"target {self.name} has no role layers")

@@ -162,6 +162,24 @@ class LocalTarget(Target):
         holder = podman.find_image(shared)
         return holder is None or owned_by(self._project, podman.image_labels(holder))
 
+    def quarantine(self, image: ImageRecord, state_dir: Path) -> str:
+        """Untag the image and the role layers its bake committed (a leaked secret may sit in any of
+        them, and a cached layer would carry it into the next bake); the image stays by id for
+        inspection, listed under quarantine/ so that `bakery gc` removes it first."""
+        from bakery import layers
+        from bakery.state import StateDir, write_json_atomic
+
+        names = podman.inspect_image(image.image_id).get("RepoTags") or []
+        refs = [n for n in names if n.startswith(f"{IMAGE_REPOSITORY}/")]
+        run_id = image.labels.get(LABEL_RUN_ID, "")
+        layer_refs = [ref for ref, _ in layers.layer_tags(run_id)] if run_id else []
+        write_json_atomic(StateDir(state_dir).quarantine / f"{image.image_id.removeprefix('sha256:')}.json",
+                          {"service": image.service, "refs": refs, "layers": layer_refs, "run_id": run_id})
+        for ref in [*refs, *layer_refs]:
+            podman.untag(ref)
+        return (f"untagged {', '.join(refs) or image.ref} and {len(layer_refs)} layer(s) of its bake; kept as"
+                f" {image.image_id.removeprefix('sha256:')[:12]} for inspection (bakery gc removes it)")
+
     def list_images(self, service: str | None = None) -> list[ImageRecord]:
         label = f"{LABEL_SERVICE}={service}" if service else LABEL_SERVICE
         entries = podman.list_images(label) if self._listing is None else self._listing.values()

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from bakery.errors import ExitStatus
-from helpers import container_ids, image_labels
+from helpers import container_ids, image_labels, podman_json
 
 pytestmark = pytest.mark.integration
 
@@ -135,6 +135,20 @@ def test_canary_leak_is_caught(cli, shared_project):
         role.write_text(original)
     assert result.rc == ExitStatus.VERIFY_FAILED
     assert "hygiene canary-secret:" in result.err and "/etc/leaked" in result.err
+    # the image with the secret inside is untagged, and so are the layers its bake committed; it
+    # stays by id for inspection until gc, which removes it first
+    report = report_of(result)
+    image_id = report["image_id"].removeprefix("sha256:")
+    assert f"kept as {image_id[:12]} for inspection" in result.err
+    assert image_id not in {i["image_id"].removeprefix("sha256:") for i in cli("-C", shared_project, "images", "tiny", "--json").json()}
+    assert podman_json("images", "-a", "--filter", f"label=bakery.run-id.00={report['run_id']}") != []
+    assert [n for e in podman_json("images", "-a", "--filter", f"label=bakery.run-id.00={report['run_id']}")
+            for n in e.get("Names") or []] == []
+    planned = cli("-C", shared_project, "gc", "tiny", "--keep", "50", "--dry-run", "--json").json()
+    assert [(a["ref"], a["action"]) for a in planned if a["kind"] == "quarantined"] == [(image_id, "remove")]
+    done = cli("-C", shared_project, "gc", "tiny", "--keep", "50", "--json").json()
+    assert [(a["ref"], a["action"]) for a in done if a["kind"] == "quarantined"] == [(image_id, "removed")]
+    assert podman_json("images", "--filter", f"id={image_id}") == []
 
 
 def test_image_whose_canary_is_not_on_this_machine_fails_closed(cli, shared_project):
