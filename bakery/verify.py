@@ -14,7 +14,7 @@ from pathlib import Path
 
 from bakery import __version__, canary, catalog, keys, proc, sbom, systemd, vulns
 from bakery.config import Project
-from bakery.errors import BakeryError, ConfigError, VerifyFailed
+from bakery.errors import BakeryError, ConfigError, PrerequisiteError, VerifyFailed
 from bakery.hygiene import CANARY_CHECK, HygieneResult, run_hygiene
 from bakery.progress import Reporter
 from bakery.rundir import RunDir
@@ -217,6 +217,7 @@ def verify_host(project: Project, service: str, host_spec: str, run: RunDir,
     With image, the suite expects that image's fingerprint on the host.
     """
     suite = suite_for(project, service)
+    check_reachable(host_spec)
     report = VerifyReport(service, image=image.ref if image else "", image_id=image.image_id if image else "",
                           fingerprint=image.fingerprint if image else "", run_id=run.run_id, host=host_spec)
     env = suite_env(project, service, image) if image else {"BAKERY_SERVICE": service, **_version_env(project, service)}
@@ -228,6 +229,21 @@ def verify_host(project: Project, service: str, host_spec: str, run: RunDir,
         raise VerifyFailed(f"{host_spec} failed verification: {'; '.join(report.failures()) or 'no tests'}",
                            hint=f"report: {run.path / 'verify-report.json'}")
     return report
+
+
+def check_reachable(host_spec: str) -> None:
+    """One command on the host through the suite's own backend: a host that cannot be reached is a
+    connection error (exit 4), not a list of failed tests."""
+    import testinfra
+
+    try:
+        result = testinfra.get_host(host_spec).run("true")
+        why = "" if result.rc == 0 else (result.stderr.strip().splitlines() or [f"exit {result.rc}"])[-1]
+    except Exception as exc:  # noqa: BLE001 - each testinfra backend fails its own way (paramiko, docker, ...)
+        why = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    if why:
+        raise PrerequisiteError(f"cannot reach {host_spec}: {why}",
+                                hint="check the address, that the host runs and accepts your login (ssh config, key)")
 
 
 def suite_env(project: Project, service: str, image: ImageRecord) -> dict[str, str]:

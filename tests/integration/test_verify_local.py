@@ -200,3 +200,11 @@ def test_verify_against_a_running_host(cli, shared_project):
     assert [t["outcome"] for t in report["tests"]] == ["passed", "passed"]
     assert tampered.rc == ExitStatus.VERIFY_FAILED
     assert "test_motd_carries_the_fingerprint" in tampered.err
+
+
+@pytest.mark.parametrize("host", ["ssh://root@127.0.0.1:1", "podman://bakery-no-such-container"])
+def test_an_unreachable_host_is_a_connection_error_not_failed_tests(cli, shared_project, host):
+    result = cli("-C", shared_project, "verify", "tiny", "--host", host)
+    assert result.rc == ExitStatus.PREREQ, result.err
+    first = result.err.strip().splitlines()[0]
+    assert first.startswith(f"bakery: error: cannot reach {host}: ") and "test(s) failed" not in result.err
