@@ -14,6 +14,7 @@ from pathlib import Path
 from bakery import locks, podman, proc, seal
 from bakery.config import Base, Project
 from bakery.fingerprint import Fingerprint, Input, combine, file_digest, value_digest
+from bakery.state import StateDir
 
 BASE_REPOSITORY = "localhost/bakery-base"
 RECIPE_VERSION = "3"  # bump when the way bases are built changes
@@ -79,12 +80,21 @@ def _pulled(project: Project, name: str, ref: str, log) -> bool:
     return pull_base(project, name, ref, log)
 
 
+WORK_PREFIX = "base-"  # .bakery/tmp/base-<name>-<random>: a bootstrap's work dir, made under the lock base-<name>
+
+
+def work_dirs(project: Project) -> list[tuple[str, Path]]:
+    """(base name, work dir) of every bootstrap's work dir left under .bakery/tmp (alive or not)."""
+    work = StateDir(project.state_dir()).tmp
+    return [(name, d) for name in project.bases for d in sorted(work.glob(f"{WORK_PREFIX}{name}-*")) if d.is_dir()]
+
+
 def bootstrap_and_import(project: Project, name: str, base: Base, fingerprint: Fingerprint, ref: str) -> None:
-    work = project.state_dir() / "tmp"
+    work = StateDir(project.state_dir()).tmp
     work.mkdir(parents=True, exist_ok=True)
     log_path = project.state_dir() / "bases" / f"{name}-{fingerprint.short}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=work, prefix=f"base-{name}-") as tmp:
+    with tempfile.TemporaryDirectory(dir=work, prefix=f"{WORK_PREFIX}{name}-") as tmp:
         rootfs = Path(tmp) / "rootfs.tar"
         proc.run(mmdebstrap_argv(base, rootfs), log_path=log_path, timeout=1800)
         podman.podman(*import_argv(name, fingerprint, rootfs, ref), timeout=900)

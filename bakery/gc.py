@@ -22,7 +22,7 @@ class GcAction:
     ref: str
     action: str  # keep, remove, removed, in-use, failed
     reason: str
-    kind: str = "image"  # image, layer, container, private-dir, lock, quarantined
+    kind: str = "image"  # image, layer, container, private-dir, work-dir, lock, quarantined
     marker: str = ""  # quarantined: the file under .bakery/quarantine/ that lists it
 
 
@@ -86,7 +86,7 @@ def _apply_one(item: GcAction) -> GcAction:
         podman.remove(item.ref, grace_s=0)
         gone = not podman.containers(f"name=^{item.ref}$")
         return GcAction(item.ref, "removed" if gone else "failed", item.reason, item.kind)
-    if item.kind == "private-dir":
+    if item.kind in ("private-dir", "work-dir"):
         shutil.rmtree(item.ref, ignore_errors=True)
         return GcAction(item.ref, "removed" if not Path(item.ref).exists() else "failed", item.reason, item.kind)
     if item.kind == "quarantined":
@@ -111,7 +111,7 @@ def plan_local_orphans(project: Project) -> list[GcAction]:
                 if (record := current_deployment(project, service, env)) is not None}
     judge = _RunJudge(project.state_dir())
     return [*_orphan_containers(judge, deployed), *_orphan_images(judge),
-            *_orphan_private_dirs(), *_orphan_locks(project.state_dir())]
+            *_orphan_private_dirs(), *_orphan_base_work(project), *_orphan_locks(project.state_dir())]
 
 
 class _RunJudge:
@@ -166,6 +166,14 @@ def _orphan_images(judge: _RunJudge) -> list[GcAction]:
 def _orphan_private_dirs() -> list[GcAction]:
     return [GcAction(str(d.path), "remove", f"private dir of run {d.run_id}: its process {d.pid} is gone", "private-dir")
             for d in private.dead_dirs()]
+
+
+def _orphan_base_work(project: Project) -> list[GcAction]:
+    """Work dirs of base bootstraps that died (a live bootstrap holds its base's lock)."""
+    from bakery import base
+
+    return [GcAction(str(path), "remove", f"work dir of a bootstrap of base '{name}' that died", "work-dir")
+            for name, path in base.work_dirs(project) if not locks.is_held(project.state_dir(), f"base-{name}")]
 
 
 def _orphan_locks(state_dir: Path) -> list[GcAction]:

@@ -87,6 +87,21 @@ def stale_locks(state_dir: Path) -> list[StaleLock]:
     return found
 
 
+def is_held(state_dir: Path, name: str) -> bool:
+    """Whether a live process holds the lock `name` now."""
+    try:
+        fd = os.open(lock_dir(state_dir) / f"{name}.lock", os.O_RDWR | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)  # closing drops the lock this probe may have taken
+    return False
+
+
 def remove_stale(lock: StaleLock) -> bool:
     """Remove a lock file while holding it, so nobody holds a lock on a removed file (see _acquire)."""
     with _try_lock(lock.path) as fd:

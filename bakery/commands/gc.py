@@ -22,7 +22,7 @@ class GcRequest:
 class LocalGc(Result):
     actions: list  # bakery.gc.GcAction
     dry_run: bool
-    orphans: bool = False  # the lines name each item's kind (container, image, layer, private-dir, lock)
+    orphans: bool = False  # the lines name each item's kind (container, image, layer, private-dir, work-dir, lock)
 
     def to_json(self):
         return [asdict(a) for a in self.actions]

@@ -11,7 +11,7 @@ import pytest
 
 from bakery.errors import ExitStatus
 from faultkit import assert_no_secret_left, bake_until_ansible, wait_until_nothing_runs
-from helpers import bakery_process, podman_json
+from helpers import bakery_process, podman_json, processes_mentioning
 
 pytestmark = [pytest.mark.faults, pytest.mark.integration]  # real podman, Packer, Ansible
 
@@ -108,3 +108,68 @@ def test_kill_9_during_verify_leaves_nothing_after_gc_orphans(faults_project):
     assert containers_of(run_id) == [] and wait_until_nothing_runs(run_id) == []
     rc, out, err = run_cli(faults_project, "build", "tiny", "--no-verify", "--json")  # the next run works
     assert rc == 0, err
+
+
+def test_kill_9_during_a_base_bootstrap_keeps_the_old_base_and_gc_removes_its_work_dir(faults_project):
+    work_root = faults_project / ".bakery" / "tmp"
+    known = set(work_root.glob("base-debian-12-*"))
+    process = bakery_process("base", "build", "debian-12", "--rebuild", cwd=faults_project)
+    deadline = time.monotonic() + 300
+    work = None
+    while work is None:  # caught while mmdebstrap writes into its work dir
+        assert time.monotonic() < deadline and process.poll() is None, process.communicate()[1][-2000:]
+        fresh = [d for d in work_root.glob("base-debian-12-*") if d not in known]
+        if fresh and any("mmdebstrap" in p for p in processes_mentioning(str(fresh[0]))):
+            work = fresh[0]
+        time.sleep(0.2)
+    process.kill()
+    process.communicate()
+    assert wait_until_nothing_runs(str(work)) == []  # mmdebstrap and its apt/dpkg died with bakery
+    deadline = time.monotonic() + 60
+    while not lock_is_free(faults_project / ".bakery" / "locks" / "base-debian-12.lock"):
+        assert time.monotonic() < deadline, "the dead bootstrap's lock was never released"
+        time.sleep(0.1)
+
+    rc, out, err = run_cli(faults_project, "gc", "--orphans", "--dry-run", "--json")
+    assert rc == 0, err
+    assert {"kind": "work-dir", "ref": str(work), "action": "remove"}.items() <= next(
+        a for a in json.loads(out) if a["kind"] == "work-dir").items()
+    rc, out, err = run_cli(faults_project, "gc", "--orphans", "--json")
+    assert rc == 0, err
+    assert not work.exists()
+    # the base the killed rebuild would have replaced is still there: nothing to bootstrap
+    rc, out, err = run_cli(faults_project, "base", "build", "debian-12", "--json")
+    assert rc == 0, err
+    assert json.loads(out)["built"] is False
+
+
+def test_kill_9_during_a_deploy_leaves_no_replica_after_gc_orphans(faults_project):
+    rc, out, err = run_cli(faults_project, "build", "web", "--json")
+    assert rc == 0, err
+    runs_dir = faults_project / ".bakery" / "runs"
+    known = set(runs_dir.glob("*"))
+    process = bakery_process("deploy", "web", "--env", "dev", cwd=faults_project)
+    deadline = time.monotonic() + 300
+    run_id = None
+    try:
+        while run_id is None:  # caught when its first replica exists
+            assert time.monotonic() < deadline and process.poll() is None, process.communicate()[1][-2000:]
+            fresh = [r.name for r in runs_dir.glob("*") if r not in known]
+            if fresh and containers_of(fresh[0]):
+                run_id = fresh[0]
+            time.sleep(0.2)
+        process.kill()
+        process.communicate()
+        assert wait_until_nothing_runs(run_id, but_containers=True) == []
+        rc, out, err = run_cli(faults_project, "gc", "--orphans", "--dry-run", "--json")
+        listed = {a["ref"] for a in json.loads(out) if a["kind"] == "container"}
+        assert listed and listed == {c["Names"][0] for c in containers_of(run_id)}, out
+        rc, out, err = run_cli(faults_project, "gc", "--orphans")
+        assert rc == 0, err
+        assert containers_of(run_id) == []
+        rc, out, err = run_cli(faults_project, "status", "web", "--env", "dev", "--json")
+        assert json.loads(out)["deployment"] is None and json.loads(out)["replicas"] == []  # nothing was recorded
+        rc, out, err = run_cli(faults_project, "deploy", "web", "--env", "dev")  # the next deploy works
+        assert rc == 0, err
+    finally:
+        run_cli(faults_project, "destroy", "web", "--env", "dev")
