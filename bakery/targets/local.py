@@ -148,11 +148,16 @@ class LocalTarget(Target):
         return self._refs(service, fingerprint)[-1]
 
     def record_image(self, service: str, fingerprint: str, manifest_build: dict) -> ImageRecord:
-        ref, *own = self._refs(service, fingerprint)
-        if own and not self._may_take_shared(ref, manifest_build["artifact_id"]):
-            ref = own[0]
-        podman.tag(manifest_build["artifact_id"], ref)
-        return self._record(podman.inspect_image(ref), ref)
+        from filelock import FileLock
+
+        # machine-wide: two projects baking the same fingerprint at once must not both see the shared
+        # tag free and then move it onto each other's image
+        with FileLock(str(private.root() / ".shared-tags.lock"), timeout=300):
+            ref, *own = self._refs(service, fingerprint)
+            if own and not self._may_take_shared(ref, manifest_build["artifact_id"]):
+                ref = own[0]
+            podman.tag(manifest_build["artifact_id"], ref)
+            return self._record(podman.inspect_image(ref), ref)
 
     def _may_take_shared(self, shared: str, artifact_id: str) -> bool:
         """Whether the shared tag may name this image: the image is ours (not a layer another project

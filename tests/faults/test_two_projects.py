@@ -51,3 +51,28 @@ def test_a_forced_bake_of_the_same_service_leaves_the_other_projects_image(fault
     finally:
         subprocess.run(["podman", "rmi", theirs["image"]], capture_output=True)
         shutil.rmtree(other, ignore_errors=True)
+
+
+def test_two_projects_forcing_the_same_bake_at_once_each_get_their_own_image(faults_project, tmp_path):
+    other = copy_fixture_project(tmp_path / "other")
+    argv = ["build", "tiny", "--force", "--no-verify", "--json"]
+    both = [subprocess.Popen([str(REPO / ".venv" / "bin" / "bakery"), *argv], cwd=project, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True) for project in (faults_project, other)]
+    done = [p.communicate(timeout=900) for p in both]
+    assert [p.returncode for p in both] == [0, 0], [err[-2000:] for _, err in done]
+    ours, theirs = (json.loads(out) for out, _ in done)
+    try:
+        assert ours["fingerprint"] == theirs["fingerprint"]
+        assert ours["image"] != theirs["image"]  # one holds the shared tag, the other its project's own
+        assert image_id(ours["image"]) == ours["image_id"] and image_id(theirs["image"]) == theirs["image_id"]
+        for project, mine, not_mine in ((faults_project, ours, theirs), (other, theirs, ours)):
+            assert image_labels(mine["image"])["bakery.project"] != image_labels(not_mine["image"])["bakery.project"]
+            listed = {i["image"] for i in json.loads(bakery(project, "images", "tiny", "--json").stdout)}
+            assert mine["image"] in listed and not_mine["image"] not in listed
+            again = json.loads(bakery(project, "build", "tiny", "--no-verify", "--json").stdout)
+            assert again["reused"] is True and again["image"] == mine["image"]
+    finally:
+        for result in (ours, theirs):
+            if result["image"].rsplit(":", 1)[1].count("-"):  # the project's own tag, not the shared one
+                subprocess.run(["podman", "rmi", result["image"]], capture_output=True)
+        shutil.rmtree(other, ignore_errors=True)
