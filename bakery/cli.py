@@ -18,7 +18,7 @@ import typer
 
 from bakery import __version__
 from bakery.commands import AppContext, Result
-from bakery.errors import BakeryError, ExitStatus
+from bakery.errors import BakeryError, ExitStatus, PrerequisiteError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Bake Ansible roles into verified, immutable images.")
 base_app = typer.Typer(no_args_is_help=True, help="Base images bootstrapped with mmdebstrap.")
@@ -456,8 +456,23 @@ def main(argv: list[str] | None = None) -> int:
         if _is_usage_error(exc):
             exc.show()
             return ExitStatus.USAGE
+        if (known := disk_full(exc)) is not None:
+            _report(exc, known.one_line())
+            return known.exit_status
         _report(exc, f"unexpected error: {type(exc).__name__}: {exc} (rerun with --debug for the traceback)")
         return ExitStatus.ERROR
+
+
+def disk_full(exc: Exception) -> BakeryError | None:
+    """A full file system (or quota) is the machine's state, not a bug: a prerequisite error saying where."""
+    import errno
+
+    if not isinstance(exc, OSError) or exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+        return None
+    where = f" writing {exc.filename}" if exc.filename else ""
+    return PrerequisiteError(f"no space left on the device{where} ({exc.strerror})",
+                             hint="free space there (bakery gc, bakery gc --orphans, podman image prune) and run again;"
+                             " bakery doctor shows the free space")
 
 
 CLICK_USAGE_EXIT_CODE = 2  # what click's UsageError carries; bakery exits ExitStatus.USAGE instead

@@ -46,8 +46,14 @@ def write_bytes_atomic(path: Path, data: bytes) -> Path:
     """Write data to path atomically (a temp file beside it, then a rename)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f"{path.name}.tmp")
-    tmp.write_bytes(data)
-    tmp.replace(path)
+    try:
+        tmp.write_bytes(data)
+        tmp.replace(path)
+    except OSError as exc:  # e.g. a full disk: no half-written temp file left, and the error names the file
+        tmp.unlink(missing_ok=True)
+        if exc.filename is None:
+            raise OSError(exc.errno, exc.strerror, str(path)) from exc
+        raise
     return path
 
 
