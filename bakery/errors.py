@@ -39,7 +39,8 @@ EXIT_MEANINGS: dict[ExitStatus, str] = {  # one line each; docs/reference/exit-c
     " `deploy`/`destroy --target aws`: `terraform/envs/ENV` is missing, deploys another service, or has no"
     " `asg_name` output; `envs diff` found non-knob differences.",
     ExitStatus.PREREQ: "a required tool is missing or broken (podman, Packer, mmdebstrap, ssh, Terraform); a"
-    " `doctor` check failed; AWS refused the credentials or a permission, found none, or was unreachable.",
+    " `doctor` check failed; AWS refused the credentials or a permission, found none, or was unreachable; the"
+    " disk bakery writes to is full; `verify --host` cannot reach the host.",
     ExitStatus.BUILD_FAILED: "Packer or an Ansible task failed; with several services, any of them failed.",
     ExitStatus.VERIFY_FAILED: "the image failed verification.",
     ExitStatus.GATE_REFUSED: "a deploy or promotion gate refused: not verified, out of order, no approval, or"
