@@ -13,7 +13,7 @@ def test_doctor_reports_every_prerequisite_ok(cli):
     result = cli("doctor", "--json")
     assert result.rc == 0, result.out
     checks = {c["name"]: c for c in result.json()}
-    assert set(checks) == {"podman", "runc", "packer", "python", "mmdebstrap", "ssh", "skopeo", "disk", "orphans"}  # cwd: the repo
+    assert set(checks) == {"podman", "runc", "packer", "python", "mmdebstrap", "ssh", "skopeo", "haproxy", "disk", "orphans"}  # cwd: the repo
     assert all(c["ok"] for c in checks.values())
     assert "runtime runc" in checks["podman"]["detail"]
 
