@@ -145,7 +145,7 @@ class Supervisor:
     started, removes the run's private dirs and only then lets go of its locks, when bakery dies.
 
     Started lazily with the first external command; best effort: when it cannot run, each
-    direct child still gets SIGTERM from the kernel when bakery dies (PR_SET_PDEATHSIG).
+    direct child still gets SIGTERM from the kernel when bakery dies (setpriv --pdeathsig).
     """
 
     def __init__(self) -> None:
@@ -206,24 +206,16 @@ class Supervisor:
 
 
 SUPERVISOR = Supervisor()
-PR_SET_PDEATHSIG = 1
-_prctl = None
+_SETPRIV: list[str] = []  # resolved once: ["/usr/bin/setpriv"], or [""] when util-linux's setpriv is missing
 
 
-def _die_with_parent(parent_pid: int) -> Callable[[], None]:
-    """Runs in the child between fork and exec: SIGTERM when bakery dies (and at once if it already has)."""
-    global _prctl
-    if _prctl is None:
-        import ctypes
-
-        _prctl = ctypes.CDLL(None, use_errno=True).prctl
-
-    def in_child() -> None:
-        _prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
-        if os.getppid() != parent_pid:
-            os.kill(os.getpid(), signal.SIGTERM)
-
-    return in_child
+def _with_parent_death_signal(argv: tuple[str, ...]) -> tuple[str, ...]:
+    """argv run through `setpriv --pdeathsig TERM`, so the kernel sends the child SIGTERM when bakery
+    dies. (Not a preexec_fn: Python code between fork and exec runs the at-fork hooks, which take the
+    import and logging locks, and deadlocks when another thread spawns at the same time.)"""
+    if not _SETPRIV:
+        _SETPRIV.append(shutil.which("setpriv") or "")
+    return (_SETPRIV[0], "--pdeathsig", "TERM", "--", *argv) if _SETPRIV[0] else argv
 
 
 class _output_files:
@@ -244,21 +236,18 @@ class _output_files:
 
 
 def _spawn(argv, env, cwd, out, err, stdin_data) -> subprocess.Popen:
-    try:
-        proc = subprocess.Popen(
-            argv,
-            env=dict(env) if env is not None else tool_env(),
-            cwd=cwd,
-            stdin=subprocess.PIPE if stdin_data is not None else subprocess.DEVNULL,
-            stdout=out,
-            stderr=err,
-            start_new_session=True,
-            preexec_fn=_die_with_parent(os.getpid()),
-        )
-    except FileNotFoundError:
-        raise PrerequisiteError(
-            f"'{argv[0]}' is not installed or not on PATH", hint="run ./run bakery doctor"
-        ) from None
+    env = dict(env) if env is not None else tool_env()
+    if shutil.which(argv[0], path=env.get("PATH")) is None:
+        raise PrerequisiteError(f"'{argv[0]}' is not installed or not on PATH", hint="run ./run bakery doctor")
+    proc = subprocess.Popen(
+        _with_parent_death_signal(tuple(argv)),
+        env=env,
+        cwd=cwd,
+        stdin=subprocess.PIPE if stdin_data is not None else subprocess.DEVNULL,
+        stdout=out,
+        stderr=err,
+        start_new_session=True,
+    )
     if stdin_data is not None:
         proc.stdin.write(stdin_data.encode())
         proc.stdin.close()

@@ -173,3 +173,55 @@ def test_kill_9_during_a_deploy_leaves_no_replica_after_gc_orphans(faults_projec
         assert rc == 0, err
     finally:
         run_cli(faults_project, "destroy", "web", "--env", "dev")
+
+
+def start_and_catch(project, argv: list[str], caught, timeout_s: float = 600):
+    """Start `bakery ARGV` and poll caught(fresh run ids) until it returns something truthy: (process, what)."""
+    runs_dir = project / ".bakery" / "runs"
+    known = set(runs_dir.glob("*"))
+    process = bakery_process(*argv, cwd=project)
+    deadline = time.monotonic() + timeout_s
+    while True:
+        assert time.monotonic() < deadline and process.poll() is None, process.communicate()[1][-2000:]
+        found = caught([r.name for r in runs_dir.glob("*") if r not in known])
+        if found:
+            return process, found
+        time.sleep(0.2)
+
+
+@pytest.mark.parametrize("sig, status", [(signal.SIGTERM, ExitStatus.INTERRUPTED), (signal.SIGHUP, ExitStatus.HANGUP)])
+def test_sigterm_and_sighup_in_verify_base_and_deploy_tear_down(faults_project, sig, status):
+    # verify: its container is removed
+    process, run_id = start_and_catch(faults_project, ["build", "tiny", "--force"], lambda fresh: fresh and podman_json(
+        "ps", "--filter", f"name=bakery-verify-{fresh[0]}") and fresh[0])
+    process.send_signal(sig)
+    _, err = process.communicate(timeout=300)
+    assert process.returncode == status and "Traceback" not in err, err[-2000:]
+    assert containers_of(run_id) == [] and wait_until_nothing_runs(run_id) == []
+    assert podman_json("ps", "-a", "--filter", f"name=bakery-verify-{run_id}") == []
+
+    # base bootstrap: its work dir is removed, the old base stays
+    work_root = faults_project / ".bakery" / "tmp"
+    process, work = start_and_catch(faults_project, ["base", "build", "debian-12", "--rebuild"], lambda _: next(
+        (d for d in work_root.glob("base-debian-12-*") if any("mmdebstrap" in p for p in processes_mentioning(str(d)))),
+        None))
+    process.send_signal(sig)
+    _, err = process.communicate(timeout=300)
+    assert process.returncode == status and "Traceback" not in err, err[-2000:]
+    assert wait_until_nothing_runs(str(work)) == [] and not work.exists()
+    rc, out, err = run_cli(faults_project, "base", "build", "debian-12", "--json")
+    assert rc == 0 and json.loads(out)["built"] is False, err
+
+    # deploy: the new replicas are removed, nothing is recorded
+    assert run_cli(faults_project, "build", "web")[0] == 0
+    try:
+        process, run_id = start_and_catch(faults_project, ["deploy", "web", "--env", "dev"],
+                                          lambda fresh: fresh and containers_of(fresh[0]) and fresh[0])
+        process.send_signal(sig)
+        _, err = process.communicate(timeout=300)
+        assert process.returncode == status and "Traceback" not in err, err[-2000:]
+        assert containers_of(run_id) == [] and wait_until_nothing_runs(run_id) == []
+        rc, out, err = run_cli(faults_project, "status", "web", "--env", "dev", "--json")
+        assert json.loads(out)["deployment"] is None and json.loads(out)["replicas"] == []
+    finally:
+        run_cli(faults_project, "destroy", "web", "--env", "dev")
