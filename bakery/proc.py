@@ -235,6 +235,12 @@ class _output_files:
             self.err.close()
 
 
+def command_of(proc: subprocess.Popen) -> tuple[str, ...]:
+    """The command bakery asked for (without the setpriv prefix)."""
+    args = tuple(proc.args)
+    return args[args.index("--") + 1:] if _SETPRIV and args[:1] == (_SETPRIV[0],) else args
+
+
 def _spawn(argv, env, cwd, out, err, stdin_data) -> subprocess.Popen:
     env = dict(env) if env is not None else tool_env()
     if shutil.which(argv[0], path=env.get("PATH")) is None:
@@ -276,7 +282,7 @@ def _wait(proc: subprocess.Popen, timeout: float | None, on_poll) -> int:
                         return proc.returncode
     except KeyboardInterrupt:
         _interrupt(proc)
-        raise interrupts.interrupted(f"interrupted; '{Path(proc.args[0]).name}' was stopped") from None
+        raise interrupts.interrupted(f"interrupted; '{Path(command_of(proc)[0]).name}' was stopped") from None
     finally:
         _reaped(proc)
         if on_poll is not None:
