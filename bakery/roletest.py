@@ -11,7 +11,7 @@ from pathlib import Path
 import yaml
 
 from bakery import base as bases
-from bakery import proc, yamltext
+from bakery import proc, strategy, yamltext
 from bakery.config import Project
 from bakery.errors import ConfigError, RoleTestsFailed
 from bakery.events import callback_env, load_event
@@ -120,17 +120,21 @@ def test_roles(project: Project, roles: list[str], base_name: str, run: RunDir, 
     """Run every role's scenario on the bakery base image; raises RoleTestsFailed if any fails."""
     reporter.stage("base")
     base = bases.ensure_base(project, base_name, log=reporter.info)
+    chosen = strategy.for_installed(project.build.ansible_strategy)  # the bakes' strategy
+    if chosen.warning:
+        reporter.info(chosen.warning)
     results = []
     for role in roles:
         reporter.stage(f"molecule test {role}")
-        result = run_scenario(project, role, base.ref, run)
+        result = run_scenario(project, role, base.ref, run, chosen)
         reporter.info(f"  {role}: {result.describe()} ({result.duration_s:.0f} s)")
         results.append(result)
     run.write_json("role-tests.json", [r.__dict__ for r in results])
     return results
 
 
-def run_scenario(project: Project, role: str, base_ref: str, run: RunDir) -> RoleResult:
+def run_scenario(project: Project, role: str, base_ref: str, run: RunDir,
+                 chosen: strategy.Strategy = strategy.Strategy("linear", "linear")) -> RoleResult:
     """The role's own scenario; when it needs a driver bakery cannot run, bakery's podman
     scenario with the role's playbooks and tests instead."""
     config = scenario_config(project, role)
@@ -153,6 +157,7 @@ def run_scenario(project: Project, role: str, base_ref: str, run: RunDir) -> Rol
         "ANSIBLE_ROLES_PATH": str(project.path("roles")),
         "ANSIBLE_NOCOLOR": "1",
         "PY_COLORS": "0",
+        **chosen.ansible_env(),
         **extra_env,
     })
     started = time.monotonic()
