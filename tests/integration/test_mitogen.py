@@ -2,12 +2,14 @@
 
 import json
 import re
+import shutil
 from pathlib import Path
 
 import pytest
 
 from bakery import proc
 from bakery.errors import ExitStatus
+from helpers import REPO
 
 pytestmark = pytest.mark.integration
 
@@ -42,3 +44,16 @@ def test_failing_task_under_mitogen_names_role_and_task(cli, mitogen_project):
     result = cli("-C", mitogen_project, "build", "broken", "--no-verify")
     assert result.rc == ExitStatus.BUILD_FAILED
     assert "role 'broken' task 'Fail on purpose'" in result.err.strip().splitlines()[-1]
+
+
+def test_role_tests_run_the_role_with_the_bakes_strategy(cli, tmp_path):
+    root = tmp_path / "roles_project"
+    shutil.copytree(REPO / "tests" / "fixtures" / "roles_project", root)
+    config = root / "bakery.yml"
+    config.write_text(config.read_text().replace("version: 1\n", "version: 1\nbuild: {ansible_strategy: mitogen}\n", 1))
+    result = cli("-C", root, "test-roles", "good_role", "--json")
+    assert result.rc == 0, result.out + result.err
+    assert result.json()[0]["passed"] is True
+    run = next((root / ".bakery" / "runs").iterdir())
+    events = " ".join(p.read_text() for p in (run / "roles" / "good_role" / "job_events").glob("*.json"))
+    assert "ansible_mitogen_action" in events  # the converge copied its file through Mitogen
