@@ -11,11 +11,12 @@ from bakery.config import Project
 from bakery.errors import BuildFailed, VerifyFailed
 from bakery.events import EventReader, TaskEvent, callback_env
 from bakery.fingerprint import Fingerprint, combine
-from bakery.inputs import ToolVersions, resolve_service_playbook, service_inputs
+from bakery.inputs import ToolVersions, bake_strategy, resolve_service_playbook, service_inputs
 from bakery.pipeline import Stage, run_stages, select_stages
 from bakery.playbook import PlaybookInputs
 from bakery.progress import Reporter
 from bakery.rundir import RunDir
+from bakery.strategy import Strategy
 from bakery.targets import BaseArtifact, ImageRecord, Target, get_target
 from bakery.verify import suite_for, verdict_of, verify_image
 
@@ -50,6 +51,7 @@ class BuildContext:
     secrets: dict[str, str] = field(default_factory=dict)
     verdict: str = catalog.UNVERIFIED
     source: str = ""  # the registry reference the image was reused from
+    strategy: Strategy | None = None  # the Ansible strategy the bake runs
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,7 @@ class BuildResult:
     verdict: str  # passed, failed, unverified or stale
     stages: list[str]
     source: str = ""  # reused from the registry: the reference by digest
+    ansible_strategy: str = ""  # linear or mitogen: what the bake runs (after any fall back)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -106,9 +109,11 @@ def stage_base(ctx: BuildContext) -> None:
 
 
 def stage_fingerprint(ctx: BuildContext) -> None:
-    inputs = service_inputs(
-        ctx.project, ctx.service_name, ctx.playbook, ctx.base.image_id, ToolVersions.detect(), ctx.target.name
-    )
+    tools = ToolVersions.detect()
+    ctx.strategy = bake_strategy(ctx.project, ctx.service_name, tools)
+    if ctx.strategy.warning:
+        ctx.reporter.info(ctx.strategy.warning)
+    inputs = service_inputs(ctx.project, ctx.service_name, ctx.playbook, ctx.base.image_id, tools, ctx.target.name)
     ctx.fingerprint = combine(inputs)
     inputs_record = [asdict(i) for i in ctx.fingerprint.inputs]
     ctx.run.write_json("inputs.json", {"fingerprint": ctx.fingerprint.digest, "inputs": inputs_record})
@@ -238,7 +243,7 @@ def run_packer(ctx: BuildContext, job: PackerJob, extra_vars: Path) -> dict:
     reader = ctx.events
     log_path = ctx.run.packer_log
     with ctx.target.build_session(ctx.run) as session_env:
-        env = proc.tool_env({**callback_env(ctx.run.ansible_dir), **session_env})
+        env = proc.tool_env({**callback_env(ctx.run.ansible_dir), **ctx.strategy.ansible_env(), **session_env})
         try:
             packer.build(staged, var_file, ctx.target.packer_source, env=env, log_path=log_path,
                          on_poll=lambda: _report_events(ctx, reader))
@@ -328,6 +333,7 @@ def _result(ctx: BuildContext, stages: list[str]) -> BuildResult:
         reused=ctx.reused,
         layers_reused=ctx.layers_reused,
         source=ctx.source,
+        ansible_strategy=ctx.strategy.name if ctx.strategy else "",
         verdict=ctx.verdict,
         stages=stages,
     )

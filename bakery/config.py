@@ -164,6 +164,8 @@ class Service(Strict):
         " variable and every secret reaches Ansible as an unsafe value, taken verbatim")
     verify: Verify = Field(Verify(), description="how the image is verified")
     deploy: DeploySettings = Field(DeploySettings(), description="how replicas are health-checked when deployed")
+    ansible_strategy: Literal["linear", "mitogen"] | None = Field(
+        None, description="Ansible strategy of this service's bakes; default: build.ansible_strategy")
     seal: bool = Field(True, description="seal the image after the last role (host keys, machine id, apt lists, "
                                          "histories, logs; first-boot host keys); false: the hygiene checks decide")
 
@@ -197,6 +199,10 @@ class BuildSettings(Strict):
     local_connection: Literal["auto", "packer-proxy"] = Field(
         "auto", description="how Ansible reaches the local build container: auto (its sshd over podman exec when "
                             "the base has /usr/sbin/sshd, else Packer's SSH proxy) or packer-proxy (always the proxy)")
+    ansible_strategy: Literal["linear", "mitogen"] = Field(
+        "linear", description="Ansible strategy of bakes and role tests: linear (Ansible's own) or mitogen (Mitogen"
+        " for Ansible: fewer round trips per task; on an ansible-core it does not support, bakes run linear and say"
+        " so); a fingerprint input")
 
 
 class Trust(Strict):
@@ -291,6 +297,10 @@ class Project(Strict):
         self.tfvars_path(env)  # the unknown-environment error
         listed = self.environments[env].services
         return list(self.services) if listed is None else list(listed)
+
+    def ansible_strategy(self, service: str) -> str:
+        """The Ansible strategy the service asks for: its own, else build.ansible_strategy."""
+        return self.service(service).ansible_strategy or self.build.ansible_strategy
 
     def base(self, name: str) -> Base:
         if name not in self.bases:

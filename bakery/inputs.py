@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as package_version
 
-from bakery import __version__, packer, seal
+from bakery import __version__, packer, seal, strategy
 from bakery.config import Project
 from bakery.fingerprint import ROLE_EXCLUDES, Fingerprint, Input, combine, tree_digest, tree_input, value_digest, values_input
 from bakery.playbook import PlaybookInputs, resolve_playbook
@@ -19,10 +19,12 @@ class ToolVersions:
     packer: str
     bakery: str
     ansible_collections: str = "none"  # the `ansible` package version: its bundled collections
+    mitogen: str = strategy.NOT_INSTALLED  # Mitogen's version (build.ansible_strategy: mitogen)
 
     @classmethod
     def detect(cls) -> ToolVersions:
-        return cls(package_version("ansible-core"), packer.version_string(), __version__, _optional_version("ansible"))
+        return cls(package_version("ansible-core"), packer.version_string(), __version__, _optional_version("ansible"),
+                   _optional_version("mitogen"))
 
 
 def _optional_version(name: str) -> str:
@@ -30,6 +32,11 @@ def _optional_version(name: str) -> str:
         return package_version(name)
     except PackageNotFoundError:
         return "none"
+
+
+def bake_strategy(project: Project, service_name: str, tools: ToolVersions) -> strategy.Strategy:
+    """The Ansible strategy the service's bakes run (the one asked for, or linear when Mitogen cannot run)."""
+    return strategy.choose(project.ansible_strategy(service_name), tools.ansible_core, tools.mitogen)
 
 
 def resolve_service_playbook(project: Project, service_name: str) -> PlaybookInputs:
@@ -102,6 +109,9 @@ def service_inputs(
         inputs.append(tree("app", service.app, project.path(service.app)))
     if service.seal:
         inputs.append(seal.seal_input())
+    strategy_input = bake_strategy(project, service_name, tools).fingerprint_input()
+    if strategy_input is not None:
+        inputs.append(strategy_input)
     if service.templated_variables:
         inputs.append(values_input("variables", "templated", dict.fromkeys(sorted(service.templated_variables), True)))
     return inputs

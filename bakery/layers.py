@@ -179,10 +179,14 @@ def write_run_playbook(steps: list[LayerStep], path: Path, commit_argv: Callable
     Packer commits) a play on the controller that commits the build container as its layer.
 
     A step that fails stops the playbook before its commit, so a failed role is never cached.
+    Facts are gathered once, by the first play, as the service's one play does (Ansible keeps
+    them for the rest of the run): a layered bake sees the facts a --no-layers bake sees, and
+    does not gather them again for every layer.
     """
     plays: list[dict] = []
     for step in steps:
-        plays.extend(yamltext.safe_load(step.playbook.read_text()))
+        step_plays = yamltext.safe_load(step.playbook.read_text())
+        plays.extend(step_plays if step is steps[0] else [{**play, "gather_facts": False} for play in step_plays])
         if step is not steps[-1]:
             plays.append(_commit_play(step, commit_argv(step)))
     path.write_text(yaml.safe_dump(plays, sort_keys=False))

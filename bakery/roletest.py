@@ -11,7 +11,7 @@ from pathlib import Path
 import yaml
 
 from bakery import base as bases
-from bakery import proc, yamltext
+from bakery import proc, strategy, yamltext
 from bakery.config import Project
 from bakery.errors import ConfigError, RoleTestsFailed
 from bakery.events import callback_env, load_event
@@ -120,17 +120,21 @@ def test_roles(project: Project, roles: list[str], base_name: str, run: RunDir, 
     """Run every role's scenario on the bakery base image; raises RoleTestsFailed if any fails."""
     reporter.stage("base")
     base = bases.ensure_base(project, base_name, log=reporter.info)
+    chosen = strategy.for_installed(project.build.ansible_strategy)  # the bakes' strategy
+    if chosen.warning:
+        reporter.info(chosen.warning)
     results = []
     for role in roles:
         reporter.stage(f"molecule test {role}")
-        result = run_scenario(project, role, base.ref, run)
+        result = run_scenario(project, role, base.ref, run, chosen)
         reporter.info(f"  {role}: {result.describe()} ({result.duration_s:.0f} s)")
         results.append(result)
     run.write_json("role-tests.json", [r.__dict__ for r in results])
     return results
 
 
-def run_scenario(project: Project, role: str, base_ref: str, run: RunDir) -> RoleResult:
+def run_scenario(project: Project, role: str, base_ref: str, run: RunDir,
+                 chosen: strategy.Strategy = strategy.Strategy("linear", "linear")) -> RoleResult:
     """The role's own scenario; when it needs a driver bakery cannot run, bakery's podman
     scenario with the role's playbooks and tests instead."""
     config = scenario_config(project, role)
@@ -153,16 +157,38 @@ def run_scenario(project: Project, role: str, base_ref: str, run: RunDir) -> Rol
         "ANSIBLE_ROLES_PATH": str(project.path("roles")),
         "ANSIBLE_NOCOLOR": "1",
         "PY_COLORS": "0",
+        **chosen.ansible_env(),
         **extra_env,
     })
+    podman_driver = driver is not None or (config.get("driver") or {}).get("name") == "podman"
+    base_configs = linear_podman_driver(artifacts / "driver") if podman_driver and chosen.name != "linear" else []
     started = time.monotonic()
-    result = proc.run(["molecule", "test", "-s", scenario], env=env, cwd=project.path("roles") / role,
+    result = proc.run(["molecule", *base_configs, "test", "-s", scenario], env=env, cwd=project.path("roles") / role,
                       log_path=log, check=False, timeout=MOLECULE_TIMEOUT_S)
     duration = round(time.monotonic() - started, 1)
     if result.ok:
         return RoleResult(role, True, duration, log=str(log), via=via)
     step, changed, message = diagnose(artifacts / "job_events", result)
     return RoleResult(role, False, duration, step, changed, message, str(log), via=via)
+
+
+def linear_podman_driver(dest: Path) -> list[str]:
+    """Molecule options (a base config) that run the podman driver's create and destroy playbooks,
+    on the controller, with the linear strategy: under Mitogen their asynchronous podman_container
+    job never finishes. The plays on the instance (converge, idempotence, verify) keep the bakes'
+    strategy."""
+    from importlib.util import find_spec
+
+    driver_playbooks = Path(list(find_spec("molecule_plugins").submodule_search_locations)[0]) / "podman" / "playbooks"
+    shutil.rmtree(dest, ignore_errors=True)
+    shutil.copytree(driver_playbooks, dest)  # create.yml finds its Dockerfile.j2 next to it
+    for name in ("create.yml", "destroy.yml"):
+        plays = [{**play, "strategy": "linear"} for play in yamltext.safe_load((dest / name).read_text())]
+        (dest / name).write_text(yaml.safe_dump(plays, sort_keys=False))
+    base = dest / "base-config.yml"
+    playbooks = {"create": str(dest / "create.yml"), "destroy": str(dest / "destroy.yml")}
+    base.write_text(yaml.safe_dump({"provisioner": {"name": "ansible", "playbooks": playbooks}}))
+    return ["--base-config", str(base)]
 
 
 def diagnose(events_dir: Path, result: proc.CommandResult) -> tuple[str, tuple[str, ...], str]:

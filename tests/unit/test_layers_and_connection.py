@@ -28,6 +28,14 @@ def test_run_playbook_commits_every_layer_but_the_last(tmp_path):
     assert plays[0] == yaml.safe_load(steps[0].playbook.read_text())[0]
 
 
+def test_facts_are_gathered_once_per_run_as_in_the_services_one_play(tmp_path):
+    steps = [one_role_playbook(tmp_path, i, role) for i, role in enumerate(["common", "nginx", "cleanup"])]
+    plays = yaml.safe_load(write_run_playbook(steps, tmp_path / "run.yml", lambda s: ["true"]).read_text())
+    role_plays = [p for p in plays if "roles" in p]
+    assert "gather_facts" not in role_plays[0]  # the first play gathers, as the service's play says
+    assert [p["gather_facts"] for p in role_plays[1:]] == [False, False]
+
+
 def test_run_playbook_of_one_layer_has_no_commit_play(tmp_path):
     step = one_role_playbook(tmp_path, 4, "cleanup")
     plays = yaml.safe_load(write_run_playbook([step], tmp_path / "run.yml", lambda s: ["false"]).read_text())

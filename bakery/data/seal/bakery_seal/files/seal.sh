@@ -25,11 +25,14 @@ if [ -d /var/log ] && [ -n "$(find /var/log -type f \( -name '*.journal' -o -nam
 fi
 
 # Entries of system directories: what matches, never the ansible_*_payload_* directory the
-# module running this script imports from (in /tmp, say); Ansible removes it.
+# module running this script imports from (in /tmp, say), nor the ansible_mitogen_runner_*
+# directory of this task under the Mitogen strategy: Ansible (or Mitogen) removes it after the
+# task, and complains when it is gone. Mitogen removes those of earlier tasks as each ends.
 clean() {  # clean DIR MAXDEPTH-ARGS FIND-TESTS...
   dir=$1; shift
   [ -d "$dir" ] || return 0
-  find "$dir" -mindepth 1 "$@" ! -name 'ansible_*_payload_*' -prune -exec sh -c "$REMOVE" sh {} +
+  find "$dir" -mindepth 1 "$@" ! -name 'ansible_*_payload_*' ! -name 'ansible_mitogen_runner_*' -prune \
+    -exec sh -c "$REMOVE" sh {} +
 }
 clean /etc/ssh -maxdepth 1 -name 'ssh_host_*'
 clean /var/lib/apt/lists -maxdepth 1 ! \( -name lock -o -name partial \)
@@ -45,7 +48,8 @@ clean /var/tmp -maxdepth 1 ! -name 'systemd-private-*'
 # their ~/.ansible/tmp. Ansible keeps that directory until the run ends (bakery's Packer
 # template removes it after Ansible disconnects). What this task runs from stays: without
 # pipelining its own ansible-tmp-* directory (the module, this script's parent, was started
-# from it), and the ansible_*_payload_* directory the module imports from.
+# from it), the ansible_*_payload_* directory the module imports from, and under Mitogen the
+# task's ansible_mitogen_runner_* directory.
 task_dir=$(tr '\0' '\n' < "/proc/$PPID/cmdline" | sed -n 's|^\(.*/\.ansible/tmp/[^/]*\)/AnsiballZ_[^/]*$|\1|p' | head -n 1)
 for home in /root /home/*; do
   [ -d "$home" ] || continue
@@ -53,8 +57,8 @@ for home in /root /home/*; do
     -o -name .lesshst -o -name .viminfo -o -name .mysql_history -o -name .wget-hsts -o -name .cache \
     -o -name .ansible_async \) -prune -exec sh -c "$REMOVE" sh {} +
   if [ -d "$home/.ansible/tmp" ]; then
-    find "$home/.ansible/tmp" -mindepth 1 -maxdepth 1 ! -name 'ansible_*_payload_*' ! -path "${task_dir:-/nonexistent}" \
-      -exec sh -c "$REMOVE" sh {} +
+    find "$home/.ansible/tmp" -mindepth 1 -maxdepth 1 ! -name 'ansible_*_payload_*' ! -name 'ansible_mitogen_runner_*' \
+      ! -path "${task_dir:-/nonexistent}" -exec sh -c "$REMOVE" sh {} +
   fi
 done
 
