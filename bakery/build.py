@@ -242,7 +242,7 @@ def run_packer(ctx: BuildContext, job: PackerJob, extra_vars: Path) -> dict:
     var_file = packer.write_var_file(staged / "bakery.pkrvars.json", packer_variables(ctx, job, extra_vars))
     reader = ctx.events
     log_path = ctx.run.packer_log
-    with ctx.target.build_session(ctx.run) as session_env:
+    with ctx.target.build_session(ctx.run, ctx.base) as session_env:
         env = proc.tool_env({**callback_env(ctx.run.ansible_dir), **ctx.strategy.ansible_env(), **session_env})
         try:
             packer.build(staged, var_file, ctx.target.packer_source, env=env, log_path=log_path,

@@ -69,8 +69,6 @@ class AwsTarget(Target):
         self._project = project
         self._overrides = {"region": region, "profile": profile, "endpoint_url": endpoint_url}
         self._conn: Connection | None = None
-        self._ssh_user = DEFAULT_SSH_USER
-        self._source_ami = ""
         self._cidr: str | None = None
         self._verifications: dict[str, VerifyConnection] = {}
         self._amis: list[dict] | None = None  # inside snapshot(): bakery's AMIs in the account, newest first
@@ -107,6 +105,12 @@ class AwsTarget(Target):
         if self._project is None and (root / CONFIG_NAME).is_file():
             self.bind(load_project(root))
 
+    def _base_ssh_user(self, service: str) -> str:
+        """The login user of the service's base (an AMI baked before bakery labelled its user)."""
+        if self._project is not None and service in self._project.services:
+            return self._project.base(self._project.service(service).base).ssh_username
+        return DEFAULT_SSH_USER
+
     def caller_cidr(self) -> str:
         if self._cidr is None:
             self._cidr = resources.caller_cidr(self.conn, self.settings.ssh_source_cidr)
@@ -134,15 +138,14 @@ class AwsTarget(Target):
         if base.source_ami_filter is None:
             raise ConfigError(f"bases.{base_name}.source_ami_filter is not set",
                               hint="the aws target finds its base AMI with that filter")
-        self._ssh_user = base.ssh_username
         with translated_errors():
             found = images.pick_base_ami(images.matching_amis(self.conn, base.source_ami_filter),
                                          base.source_ami_filter, base_name)
-        return BaseArtifact(base_name, found.get("Name", found["ImageId"]), found["ImageId"]) if found else None
+        return BaseArtifact(base_name, found.get("Name", found["ImageId"]), found["ImageId"],
+                            base.ssh_username) if found else None
 
     def packer_variables(self, base: BaseArtifact) -> dict:
         conn, settings = self.conn, self.settings
-        self._source_ami = base.image_id
         return {
             "aws_region": conn.region,
             "aws_profile": conn.profile or "",
@@ -151,9 +154,9 @@ class AwsTarget(Target):
             "aws_instance_type": settings.instance_type,
             "aws_kms_key_id": settings.kms_key_id or "",
             "aws_ami_regions": list(settings.copy_regions),
-            "aws_ssh_username": self._ssh_user,
+            "aws_ssh_username": base.ssh_user,
             "aws_ssh_source_cidrs": [self.caller_cidr()],
-            "ansible_user": self._ssh_user,
+            "ansible_user": base.ssh_user,
         }
 
     @contextlib.contextmanager
@@ -222,7 +225,7 @@ class AwsTarget(Target):
     def _verify_endpoint(self, image: ImageRecord, run: RunDir, instance_id: str, key: resources.KeyPair,
                          private: Path, record: dict) -> Iterator[SshEndpoint]:
         """SSH to the verification instance: through the seam, else at its EC2 address, port 22."""
-        user = image.labels.get("bakery.ssh-user") or self._ssh_user
+        user = image.labels.get("bakery.ssh-user") or self._base_ssh_user(image.service)
         values = {"run_id": run.run_id, "instance_id": instance_id, "ami_id": image.image_id,
                   "key_file": str(key.path), "user": user}
         default = functools.partial(resources.instance_address, self.conn, instance_id)
@@ -273,7 +276,7 @@ class AwsTarget(Target):
                                                  Description=f"newest verified AMI of {image.service} (bakery)")
 
     @contextlib.contextmanager
-    def build_session(self, run: RunDir) -> Iterator[dict[str, str]]:
+    def build_session(self, run: RunDir, base: BaseArtifact) -> Iterator[dict[str, str]]:
         """Packer's key pair and security group (tagged), IMDSv2, the build SSH seam; all gone on exit."""
         self.bind_run(run)
         conn, record = self.conn, {"purpose": "build"}
@@ -286,8 +289,8 @@ class AwsTarget(Target):
                 record.update(key_pair=key.name, security_group=group, source_cidr=self.caller_cidr())
                 env = {"PKR_VAR_aws_ssh_keypair_name": key.name, "PKR_VAR_aws_ssh_private_key_file": str(key.path),
                        "PKR_VAR_aws_security_group_id": group}
-                values = {"run_id": run.run_id, "key_file": str(key.path), "user": self._ssh_user,
-                          "instance_id": "", "ami_id": self._source_ami}
+                values = {"run_id": run.run_id, "key_file": str(key.path), "user": base.ssh_user,
+                          "instance_id": "", "ami_id": base.image_id}
                 # the release command gets the AMI the build made, or "" when it made none
                 with seam.endpoint(self._seam(), "build", values, release_values={"ami_id": ""}) as lease:
                     if lease is not None:

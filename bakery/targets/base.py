@@ -24,6 +24,7 @@ class BaseArtifact:
     name: str
     ref: str
     image_id: str
+    ssh_user: str = ""  # aws: the user Packer and Ansible log in as (bases.<name>.ssh_username)
 
 
 @dataclass(frozen=True)
@@ -155,6 +156,6 @@ class Target(ABC):
         raise NotImplementedError(f"target {self.name} has no role layers")
 
     @contextlib.contextmanager
-    def build_session(self, run: RunDir) -> Iterator[dict[str, str]]:
+    def build_session(self, run: RunDir, base: BaseArtifact) -> Iterator[dict[str, str]]:
         """Extra environment for Packer; on exit, removes whatever the run left."""
         yield {}

@@ -66,8 +66,6 @@ class LocalTarget(Target):
     supports_layers = True
 
     _runtime_checked = False
-    _base_ref = ""
-    _connection = "auto"  # build.local_connection of the project
     _listing: dict[str, dict] | None = None  # inside snapshot(): image reference -> `podman images` entry
     _project: Project | None = None  # images of other projects are not this target's business
     _project_id = ""
@@ -106,8 +104,6 @@ class LocalTarget(Target):
 
     def prepare_base(self, project: Project, base_name: str, log) -> BaseArtifact:
         base = bases.ensure_base(project, base_name, log=log)
-        self._base_ref = base.ref
-        self._connection = project.build.local_connection
         return BaseArtifact(base.name, base.ref, base.image_id)
 
     @contextlib.contextmanager
@@ -248,12 +244,12 @@ class LocalTarget(Target):
         return ["podman", "commit", "--quiet", *changes, build_container(run.run_id), ref]
 
     @contextlib.contextmanager
-    def build_session(self, run: RunDir) -> Iterator[dict[str, str]]:
+    def build_session(self, run: RunDir, base: BaseArtifact) -> Iterator[dict[str, str]]:
         self._ensure_runtime()
         try:
             with packer.docker_shim() as env, private.private_dir(run.run_id, "conn") as keys:
                 try:
-                    yield {**env, **self._connection_env(run, keys)}
+                    yield {**env, **self._connection_env(run, keys, base)}
                 except BuildFailed:
                     podman.ensure_working(deep=False)  # a podman that broke under Packer: exit 4, not 5
                     raise
@@ -262,14 +258,15 @@ class LocalTarget(Target):
         finally:
             podman.remove_containers(f"label={LABEL_RUN_ID}={run.run_id}")
 
-    def _connection_env(self, run: RunDir, private: Path) -> dict[str, str]:
+    def _connection_env(self, run: RunDir, private: Path, base: BaseArtifact) -> dict[str, str]:
         """Ansible reaches the build container through its own sshd when the base has one
-        (see container_ssh), through Packer's SSH proxy otherwise; connection.json says which."""
-        has_sshd = bool(self._base_ref) and _has_sshd(self._base_ref)
-        direct = has_sshd and self._connection == "auto"
+        (see container_ssh), through Packer's SSH proxy otherwise (or when build.local_connection
+        asks for it); connection.json says which."""
+        setting = self._project.build.local_connection if self._project is not None else "auto"
+        has_sshd = _has_sshd(base.ref)
+        direct = has_sshd and setting == "auto"
         run.write_json("connection.json", {"via": "container-sshd" if direct else "packer-proxy",
-                                           "setting": self._connection, "base": self._base_ref,
-                                           "base_has_sshd": has_sshd})
+                                           "setting": setting, "base": base.ref, "base_has_sshd": has_sshd})
         if not direct:
             return {}
         vars_file = container_ssh.write_connection_vars(build_container(run.run_id), "root", private)
