@@ -27,7 +27,7 @@ import botocore.exceptions
 from bakery import hygiene, proc
 from bakery.aws import images, seam, tags
 from bakery.aws.session import AwsError, Connection, error_code
-from bakery.aws.ssh import SshEndpoint
+from bakery.ssh import SshEndpoint
 from bakery.errors import ConfigError
 
 DEVICE = "/dev/sdf"  # what bakery asks EC2 for; the instance may name it otherwise (see MOUNT_SCRIPT)

@@ -31,7 +31,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from bakery import proc
-from bakery.aws.ssh import parse_host_port
+from bakery.ssh import parse_host_port
 from bakery.config import AwsSettings
 from bakery.errors import ConfigError
 

@@ -30,7 +30,7 @@ import botocore.exceptions
 from bakery import catalog, hygiene, packer, proc
 from bakery.aws import images, inspection, resources, seam, tags, verdicts
 from bakery.aws.session import Connection, connect, translated_errors
-from bakery.aws.ssh import SshEndpoint, write_config
+from bakery.ssh import SshEndpoint, write_config
 from bakery.config import CONFIG_NAME, AwsSettings, Project, load_project
 from bakery.errors import BakeryError, BuildFailed, ConfigError
 from bakery.hygiene import HygieneResult

@@ -18,7 +18,7 @@ import shlex
 from pathlib import Path
 
 from bakery import proc
-from bakery.aws.ssh import new_key_pair
+from bakery.ssh import new_key_pair
 
 SSHD = "/usr/sbin/sshd"
 RUN_DIR = "/run/bakery-ansible"

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from bakery import base as bases
 from bakery import packer, podman, private
-from bakery.aws.ssh import SshEndpoint, new_key_pair, write_config
+from bakery.ssh import SshEndpoint, new_key_pair, write_config
 from bakery.config import Project
 from bakery.errors import BuildFailed
 from bakery.fingerprint import SHORT_LENGTH

@@ -7,7 +7,7 @@ import urllib.request
 import pytest
 
 from bakery.aws import resources, seam, session
-from bakery.aws.ssh import parse_host_port
+from bakery.ssh import parse_host_port
 from bakery.config import AwsSettings
 from bakery.errors import ConfigError, ExitStatus, PrerequisiteError
 from bakery.targets.aws import AwsTarget
