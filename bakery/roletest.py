@@ -22,6 +22,7 @@ SCENARIO = "default"
 MOLECULE_TIMEOUT_S = 1800
 DRIVERS = ("podman", "default", "delegated")  # what bakery's machines run (no docker daemon)
 BAKERY_SCENARIO = "bakery-podman"
+SHARED_CONFIG = ".config/molecule/config.yml"  # the project's Molecule base config, if it has one
 PODMAN_STAND_IN = ("docker",)  # container drivers whose scenarios run as well under bakery's podman scenario
 
 
@@ -77,7 +78,14 @@ def scenario_dir(project: Project, role: str) -> Path:
 
 
 def scenario_config(project: Project, role: str) -> dict:
-    path = scenario_dir(project, role) / "molecule.yml"
+    """The role's scenario as Molecule reads it: its molecule.yml over the project's shared config
+    (top-level keys; enough to know the driver)."""
+    return {**_yaml_file(project.path(SHARED_CONFIG)), **_yaml_file(scenario_dir(project, role) / "molecule.yml")}
+
+
+def _yaml_file(path: Path) -> dict:
+    if not path.is_file():
+        return {}
     try:
         return yamltext.safe_load(path.read_text()) or {}
     except yaml.YAMLError as exc:
@@ -103,7 +111,7 @@ def podman_scenario(project: Project, role: str, config: dict, dest: Path) -> Pa
         "dependency": {"name": "galaxy", "enabled": False},  # Galaxy is out of reach; the roles are here
         "driver": {"name": "podman"},
         "platforms": [{
-            "name": f"bakery-molecule-{role}${{BAKERY_MOLECULE_SUFFIX}}",
+            "name": "bakery-molecule${BAKERY_MOLECULE_SUFFIX}",
             "image": "${BAKERY_BASE_IMAGE}",
             "pre_build_image": True,
             "systemd": "always",
@@ -152,7 +160,8 @@ def run_scenario(project: Project, role: str, base_ref: str, run: RunDir,
         **callback_env(artifacts),
         "BAKERY_BASE_IMAGE": base_ref,
         "BAKERY_RUN_ID": run.run_id,
-        "BAKERY_MOLECULE_SUFFIX": f"-{run.run_id[-6:]}",  # concurrent runs get their own instances
+        "BAKERY_MOLECULE_SUFFIX": f"-{role.replace('_', '-')}-{run.run_id[-6:]}",  # concurrent runs: own instances
+        "BAKERY_MOLECULE_ROLE": role,
         "MOLECULE_EPHEMERAL_DIRECTORY": str(artifacts / "molecule"),  # ...and their own molecule state
         "ANSIBLE_ROLES_PATH": str(project.path("roles")),
         "ANSIBLE_NOCOLOR": "1",
@@ -161,7 +170,9 @@ def run_scenario(project: Project, role: str, base_ref: str, run: RunDir,
         **extra_env,
     })
     podman_driver = driver is not None or (config.get("driver") or {}).get("name") == "podman"
-    base_configs = linear_podman_driver(artifacts / "driver") if podman_driver and chosen.name != "linear" else []
+    base_configs = shared_config(project)
+    if podman_driver and chosen.name != "linear":
+        base_configs += linear_podman_driver(artifacts / "driver")
     started = time.monotonic()
     result = proc.run(["molecule", *base_configs, "test", "-s", scenario], env=env, cwd=project.path("roles") / role,
                       log_path=log, check=False, timeout=MOLECULE_TIMEOUT_S)
@@ -170,6 +181,14 @@ def run_scenario(project: Project, role: str, base_ref: str, run: RunDir,
         return RoleResult(role, True, duration, log=str(log), via=via)
     step, changed, message = diagnose(artifacts / "job_events", result)
     return RoleResult(role, False, duration, step, changed, message, str(log), via=via)
+
+
+def shared_config(project: Project) -> list[str]:
+    """The project's shared Molecule base config (.config/molecule/config.yml), which every role
+    scenario builds on; given explicitly, since another --base-config would replace Molecule's own
+    lookup of it (and a project that is no git checkout has none)."""
+    path = project.path(SHARED_CONFIG)
+    return ["--base-config", str(path)] if path.is_file() else []
 
 
 def linear_podman_driver(dest: Path) -> list[str]:
