@@ -352,7 +352,7 @@ def drift_cmd(
     target: TargetOpt = None,
     json_output: JsonFlag = False,
 ) -> None:
-    """What changed in each running replica against its image, runtime paths ignored. Exit 0: none, 14: drift."""
+    """What changed in each running replica against its image, runtime paths ignored. Exit 0: none, 2: drift."""
     from bakery.commands.drift import drift
 
     show(drift(ctx(), service, env, target), json_output)

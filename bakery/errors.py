@@ -5,11 +5,12 @@ from enum import IntEnum, unique
 
 @unique
 class ExitStatus(IntEnum):
-    """One meaning per code. 2 is only `bakery plan`'s "would rebuild" (`terraform plan -detailed-exitcode`)."""
+    """One meaning per code. 2 is only "changes present" (`terraform plan -detailed-exitcode`): plan's "would
+    rebuild or re-verify", drift's "a replica differs from its image"; never an error."""
 
     OK = 0
     ERROR = 1
-    PLAN_WOULD_REBUILD = 2
+    WOULD_CHANGE = 2
     CONFIG = 3
     PREREQ = 4
     BUILD_FAILED = 5
@@ -21,7 +22,6 @@ class ExitStatus(IntEnum):
     REFRESH_ROLLED_BACK = 11
     DEGRADED = 12
     ENV_DIFFERS = 13
-    DRIFTED = 14
     USAGE = 64
     HANGUP = 129
     INTERRUPTED = 130
@@ -32,8 +32,8 @@ EXIT_MEANINGS: dict[ExitStatus, str] = {  # one line each; docs/reference/exit-c
     " traceback. Also a failed base bootstrap, a failed Terraform step (`deploy`/`destroy --target aws`), an AWS"
     " error other than a refusal, `gc --target aws` that could not remove something (`FAILED` lines), and aws"
     " hygiene checks that could not run.",
-    ExitStatus.PLAN_WOULD_REBUILD: "`plan` only: at least one service would rebuild or re-verify (as"
-    " `terraform plan -detailed-exitcode`). No other outcome exits 2.",
+    ExitStatus.WOULD_CHANGE: "changes present, as `terraform plan -detailed-exitcode` exits 2: `plan`: at least"
+    " one service would rebuild or re-verify; `drift`: a running replica differs from its image. No error exits 2.",
     ExitStatus.CONFIG: "`bakery.yml` is invalid; a service, base, role, file, suite, stage, target, environment,"
     " image or AMI is unknown or missing; a secret's environment variable is unset; a tfvars key is missing;"
     " `deploy`/`destroy --target aws`: `terraform/envs/ENV` is missing, deploys another service, or has no"
@@ -59,7 +59,6 @@ EXIT_MEANINGS: dict[ExitStatus, str] = {  # one line each; docs/reference/exit-c
     ExitStatus.DEGRADED: "`status`: fewer healthy replicas than deployed, or orphaned replicas.",
     ExitStatus.ENV_DIFFERS: "`env recreate`: the recreated environment differs from the one destroyed (images,"
     " fingerprints, counts, sizes or health).",
-    ExitStatus.DRIFTED: "`drift`: a running replica changed against its image (outside its runtime paths).",
     ExitStatus.HANGUP: "SIGHUP: the terminal closed (same teardown as SIGTERM).",
     ExitStatus.INTERRUPTED: "Ctrl-C (SIGINT) or SIGTERM.",
 }

@@ -35,7 +35,7 @@ class Drift(Result):
 
     @property
     def exit_status(self) -> ExitStatus:
-        return ExitStatus.DRIFTED if self.drifted else ExitStatus.OK
+        return ExitStatus.WOULD_CHANGE if self.drifted else ExitStatus.OK
 
 
 def drift(app: AppContext, service: str, env: str, target_name: str | None = None) -> Drift:

@@ -29,7 +29,7 @@ class Plan(Result):
         from bakery import plan
 
         rebuild = any(e.status != plan.UP_TO_DATE for e in self.entries)
-        return ExitStatus.PLAN_WOULD_REBUILD if rebuild else ExitStatus.OK
+        return ExitStatus.WOULD_CHANGE if rebuild else ExitStatus.OK
 
 
 def plan(app: AppContext, services: list[str], all_services: bool = False, target: str | None = None) -> Plan:

@@ -29,7 +29,7 @@ def test_changed_role_file_and_variable_are_named(cli, built_tiny):
     config = built_tiny / "bakery.yml"
     config.write_text(config.read_text().replace('motd_text: "baked by bakery"', 'motd_text: "edited"', 1))
     result = plan(cli, built_tiny)
-    assert result.rc == ExitStatus.PLAN_WOULD_REBUILD == 2
+    assert result.rc == ExitStatus.WOULD_CHANGE == 2
     entry = result.json()[0]
     assert entry["status"] == "would rebuild"
     assert entry["changes"] == ["role motd: files tasks/main.yml", "variables motd_text"]

@@ -129,7 +129,7 @@ def test_drift_finds_a_file_written_into_a_replica_and_nothing_on_an_untouched_o
         touched = clean.json()["replicas"][0]["replica"]
         proc.run(["podman", "exec", touched, "sh", "-c", "echo by hand > /etc/hand-edit && echo x > /var/log/fine"])
         result = cli("-C", fixture_project, "drift", "web", "--env", "dev", "--json")
-        assert result.rc == ExitStatus.DRIFTED == 14
+        assert result.rc == ExitStatus.WOULD_CHANGE == 2
         found = {r["replica"]: r for r in result.json()["replicas"]}
         assert found[touched]["added"] == ["/etc/hand-edit"] and found[touched]["changed"] == []
         assert all(not r["added"] + r["changed"] + r["deleted"] for name, r in found.items() if name != touched)

@@ -103,7 +103,7 @@ def test_a_suite_edit_makes_the_verdict_stale_and_build_verifies_again(cli, shar
 
     assert newest(cli, shared_project, "tiny")["verification"] == "stale"
     plan = cli("-C", shared_project, "plan", "tiny", "--json")
-    assert plan.rc == ExitStatus.PLAN_WOULD_REBUILD
+    assert plan.rc == ExitStatus.WOULD_CHANGE
     assert plan.json()[0]["status"] == "would re-verify" and plan.json()[0]["changes"] == ["suite changed"]
     rebuilt = cli("-C", shared_project, "build", "tiny")
     assert rebuilt.rc == ExitStatus.VERIFY_FAILED, rebuilt.err  # not "already verified"

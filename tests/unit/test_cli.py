@@ -74,7 +74,7 @@ def test_bad_usage_exits_usage_which_is_not_plans_would_rebuild(cli):
 def test_every_exit_code_means_one_thing():
     codes = [status.value for status in ExitStatus]
     assert len(codes) == len(set(codes)) == len(ExitStatus.__members__)  # no aliases (@unique)
-    assert ExitStatus.USAGE != ExitStatus.PLAN_WOULD_REBUILD == 2
+    assert ExitStatus.USAGE != ExitStatus.WOULD_CHANGE == 2
 
 
 def test_plan_errors_keep_their_own_exit_code(cli, fixture_project):

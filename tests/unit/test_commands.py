@@ -49,7 +49,7 @@ def entry(service: str, status: str) -> PlanEntry:
 def test_plan_exits_2_only_when_something_would_rebuild():
     assert Plan([]).exit_status == ExitStatus.OK
     assert Plan([entry("a", UP_TO_DATE)]).exit_status == ExitStatus.OK
-    assert Plan([entry("a", UP_TO_DATE), entry("b", WOULD_REBUILD)]).exit_status == ExitStatus.PLAN_WOULD_REBUILD == 2
+    assert Plan([entry("a", UP_TO_DATE), entry("b", WOULD_REBUILD)]).exit_status == ExitStatus.WOULD_CHANGE == 2
 
 
 def test_every_target_can_deploy_and_an_unknown_deployer_is_a_config_error(fixture_project):
