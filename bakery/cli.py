@@ -16,7 +16,7 @@ import enum
 
 import typer
 
-from bakery import __version__
+from bakery import __version__, interrupts
 from bakery.commands import AppContext, Result
 from bakery.errors import BakeryError, ExitStatus, PrerequisiteError
 
@@ -444,9 +444,12 @@ def main(argv: list[str] | None = None) -> int:
     install_warning_output()
     try:
         rc = command.main(args=args, prog_name="bakery", standalone_mode=False)
+        if rc == TYPER_INTERRUPTED and interrupts.received():
+            # a KeyboardInterrupt outside a child's wait: typer turns it into Exit(130) and returns it
+            print("bakery: interrupted", file=sys.stderr)
+            return interrupts.exit_status()
         return rc if isinstance(rc, int) else ExitStatus.OK
     except (typer.Abort, KeyboardInterrupt):
-        from bakery import interrupts
         print("bakery: interrupted", file=sys.stderr)
         return interrupts.exit_status()
     except BakeryError as exc:
@@ -475,6 +478,7 @@ def disk_full(exc: Exception) -> BakeryError | None:
                              " bakery doctor shows the free space")
 
 
+TYPER_INTERRUPTED = 130  # what typer returns (standalone_mode=False) for a KeyboardInterrupt it caught
 CLICK_USAGE_EXIT_CODE = 2  # what click's UsageError carries; bakery exits ExitStatus.USAGE instead
 
 
@@ -485,7 +489,6 @@ def _is_usage_error(exc: Exception) -> bool:
 
 def install_interrupt_handlers() -> None:
     """SIGINT, SIGTERM and SIGHUP raise KeyboardInterrupt (bakery/interrupts.py), even when started with SIGINT ignored."""
-    from bakery import interrupts
     interrupts.install()
 
 

@@ -25,6 +25,11 @@ def install() -> None:
         signal.signal(sig, _raise_interrupt)
 
 
+def received() -> bool:
+    """Whether an ending signal arrived (the command may still have finished its teardown)."""
+    return bool(_received)
+
+
 def exit_status() -> ExitStatus:
     """HANGUP when the first ending signal was SIGHUP, else INTERRUPTED."""
     return ExitStatus.HANGUP if _received[:1] == [signal.SIGHUP] else ExitStatus.INTERRUPTED

@@ -195,17 +195,16 @@ def verify_torn_down(project, sig, status) -> None:
     process.send_signal(sig)
     _, err = process.communicate(timeout=300)
     assert process.returncode == status and "Traceback" not in err, err[-2000:]
-    assert err.strip().splitlines()[-1].startswith("bakery: error: interrupted"), err[-2000:]
+    # interrupted in a child's wait ("bakery: error: interrupted; ...") or between two ("bakery: interrupted")
+    assert err.strip().splitlines()[-1].startswith(("bakery: error: interrupted", "bakery: interrupted")), err[-2000:]
     assert containers_of(run_id) == [] and wait_until_nothing_runs(run_id) == []
     assert podman_json("ps", "-a", "--filter", f"name=bakery-verify-{run_id}") == []
 
 
 @pytest.mark.parametrize("sig, status", [(signal.SIGTERM, ExitStatus.INTERRUPTED), (signal.SIGHUP, ExitStatus.HANGUP)])
 def test_sigterm_and_sighup_in_verify_base_and_deploy_tear_down(faults_project, sig, status):
-    # verify: its container is removed (SIGTERM only: a SIGHUP here exited 130 without its message in 2 of
-    # about 14 runs under load, not understood yet; the SIGHUP during the bake is tested above)
-    if sig == signal.SIGTERM:
-        verify_torn_down(faults_project, sig, status)
+    # verify: its container is removed
+    verify_torn_down(faults_project, sig, status)
 
     # base bootstrap: its work dir is removed, the old base stays
     work_root = faults_project / ".bakery" / "tmp"
