@@ -153,7 +153,7 @@ def plan_role_layers(ctx: BuildContext, sealed: bool) -> list[layers.LayerStep] 
     if not ctx.target.supports_layers or ctx.options.no_layers:
         return None
     steps = layers.plan_layers(ctx.playbook, ctx.fingerprint, ctx.base.image_id, ctx.project.path("roles"),
-                               ctx.run.path / "layers", sealed=sealed)
+                               ctx.run.path / "layers", sealed=sealed, owner=ctx.project.identity)
     if steps is None and ctx.playbook.roles:
         ctx.reporter.info(f"warning: role layers are off for '{ctx.service_name}': "
                           f"{layers.why_no_layers(ctx.playbook.playbook)}; every bake runs the whole playbook")

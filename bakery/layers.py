@@ -75,10 +75,13 @@ def split_play(playbook: Path) -> tuple[dict, list] | None:
 
 
 def plan_layers(playbook: PlaybookInputs, fingerprint: Fingerprint, base_id: str, roles_path: Path,
-                out_dir: Path, *, sealed: bool = False) -> list[LayerStep] | None:
+                out_dir: Path, *, sealed: bool = False, owner: str = "") -> list[LayerStep] | None:
     """The layer steps of a bake, or None when the playbook cannot be split into role layers.
 
-    With sealed, the seal (bakery/seal.py) is the last layer, keyed by its own content.
+    With sealed, the seal (bakery/seal.py) is the last layer, keyed by its own content. The last
+    layer is the image itself: its key holds the image fingerprint and the owning project
+    (owner), so another project's bake of the same inputs never hands this project an image made
+    by another run, with another project's labels and an old creation time.
     """
     split = split_play(playbook.playbook)
     if split is None:
@@ -91,19 +94,20 @@ def plan_layers(playbook: PlaybookInputs, fingerprint: Fingerprint, base_id: str
         role = entry if isinstance(entry, str) else entry.get("role") or entry.get("name")
         path = _write_one_role_playbook(out_dir, index, role, settings, entry, playbook.playbook.parent)
         last = index == len(entries) - 1 and not sealed
-        key = _layer_key(parent, path, role, roles_path, shared, fingerprint, last)
+        key = _layer_key(parent, path, role, roles_path, shared, fingerprint, last, owner)
         steps.append(LayerStep(index, role, path, key))
         parent = key
     if sealed:
-        steps.append(_seal_step(len(entries), parent, shared, fingerprint, out_dir))
+        steps.append(_seal_step(len(entries), parent, shared, fingerprint, out_dir, owner))
     return steps
 
 
-def _seal_step(index: int, parent: str, shared: str, fingerprint: Fingerprint, out_dir: Path) -> LayerStep:
+def _seal_step(index: int, parent: str, shared: str, fingerprint: Fingerprint, out_dir: Path,
+               owner: str) -> LayerStep:
     """The seal as the last layer: keyed by its parent, its own content and (being the last
     layer) the image fingerprint, so the final image carries its own labels."""
     path = seal.write_seal_playbook(out_dir / f"{index:02d}-{seal.ROLE_NAME}.yml")
-    material = [parent, path.read_text(), seal.seal_input().digest, shared, {"image": fingerprint.digest}]
+    material = [parent, path.read_text(), seal.seal_input().digest, shared, _image_identity(fingerprint, owner)]
     return LayerStep(index, seal.ROLE_NAME, path, hashlib.sha256(value_digest(material).encode()).hexdigest())
 
 
@@ -118,15 +122,20 @@ def _write_one_role_playbook(out_dir: Path, index: int, role: str, settings: dic
 
 
 def _layer_key(parent: str, playbook: Path, role: str, roles_path: Path, shared: str, fingerprint: Fingerprint,
-               last: bool) -> str:
+               last: bool, owner: str = "") -> str:
     roles = resolve_playbook(playbook, roles_path)
     role_digests = [(name, tree_digest(path, ROLE_EXCLUDES)) for name, path in zip(roles.roles, roles.role_dirs)]
     mentioned = sorted(v for v in VOLATILE_VARS if _mentions(roles.role_dirs, v))
     volatile = {v: _volatile_value(v, fingerprint) for v in mentioned}
     if last:
-        volatile["image"] = fingerprint.digest
+        volatile.update(_image_identity(fingerprint, owner))
     material = [parent, _play_without_name(playbook), role_digests, shared, volatile]
     return hashlib.sha256(value_digest(material).encode()).hexdigest()
+
+
+def _image_identity(fingerprint: Fingerprint, owner: str) -> dict[str, str]:
+    """What makes the last layer this project's image: the fingerprint, and the project when known."""
+    return {"image": fingerprint.digest, **({"project": owner} if owner else {})}
 
 
 def _play_without_name(one_role_playbook: Path) -> list:
