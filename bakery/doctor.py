@@ -70,18 +70,16 @@ def check_python_packages() -> Check:
     return Check("python", True, ", ".join(found[:3]) + f" and {len(found) - 3} more")
 
 
-def check_tool(name: str) -> Callable[[], Check]:
+def check_tool(name: str, needed_for: str = "") -> Callable[[], Check]:
+    """A tool on PATH. With needed_for, a tool only some commands run: missing is reported, never a
+    failure (those commands say so themselves)."""
     def check() -> Check:
         path = shutil.which(name)
-        return Check(name, True, path) if path else Check(name, False, "not on PATH", apt_hint(name))
-    return check
-
-
-def check_optional_tool(name: str, needed_for: str) -> Callable[[], Check]:
-    """A tool only some commands run: missing is reported, never a failure (those commands say so themselves)."""
-    def check() -> Check:
-        path = shutil.which(name)
-        return Check(name, True, path or f"not on PATH (needed only for {needed_for}; {apt_hint(name)})")
+        if path:
+            return Check(name, True, path)
+        if needed_for:
+            return Check(name, True, f"not on PATH (needed only for {needed_for}; {apt_hint(name)})")
+        return Check(name, False, "not on PATH", apt_hint(name))
     return check
 
 
@@ -112,8 +110,8 @@ def check_orphans(project_root: Path) -> Callable[[], Check]:
 
 def run_checks(project_root: Path) -> list[Check]:
     checks = [check_podman, check_tool("runc"), check_packer, check_python_packages, check_tool("mmdebstrap"),
-              check_tool("ssh"), check_optional_tool("skopeo", "a registry: publish, reuse, deploy by digest"),
-              check_optional_tool("haproxy", "local deploys: the balancer of each service and environment"),
+              check_tool("ssh"), check_tool("skopeo", "a registry: publish, reuse, deploy by digest"),
+              check_tool("haproxy", "local deploys: the balancer of each service and environment"),
               check_disk(project_root)]
     if (project_root / CONFIG_NAME).is_file():
         checks.append(check_orphans(project_root))

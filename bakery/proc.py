@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import select
@@ -206,16 +207,17 @@ class Supervisor:
 
 
 SUPERVISOR = Supervisor()
-_SETPRIV: list[str] = []  # resolved once: ["/usr/bin/setpriv"], or [""] when util-linux's setpriv is missing
+@functools.cache
+def _setpriv() -> str:
+    """util-linux's setpriv, or "" when it is missing (then no parent-death signal: the watchman remains)."""
+    return shutil.which("setpriv") or ""
 
 
 def _with_parent_death_signal(argv: tuple[str, ...]) -> tuple[str, ...]:
     """argv run through `setpriv --pdeathsig TERM`, so the kernel sends the child SIGTERM when bakery
     dies. (Not a preexec_fn: Python code between fork and exec runs the at-fork hooks, which take the
     import and logging locks, and deadlocks when another thread spawns at the same time.)"""
-    if not _SETPRIV:
-        _SETPRIV.append(shutil.which("setpriv") or "")
-    return (_SETPRIV[0], "--pdeathsig", "TERM", "--", *argv) if _SETPRIV[0] else argv
+    return (_setpriv(), "--pdeathsig", "TERM", "--", *argv) if _setpriv() else argv
 
 
 class _output_files:
@@ -238,7 +240,7 @@ class _output_files:
 def command_of(proc: subprocess.Popen) -> tuple[str, ...]:
     """The command bakery asked for (without the setpriv prefix)."""
     args = tuple(proc.args)
-    return args[args.index("--") + 1:] if _SETPRIV and args[:1] == (_SETPRIV[0],) else args
+    return args[args.index("--") + 1:] if _setpriv() and args[:1] == (_setpriv(),) else args
 
 
 def _spawn(argv, env, cwd, out, err, stdin_data) -> subprocess.Popen:

@@ -3,6 +3,7 @@ gone, look for a secret left on disk."""
 
 from __future__ import annotations
 
+import fcntl
 import os
 import subprocess
 import tempfile
@@ -62,6 +63,24 @@ def wait_until_nothing_runs(run_id: str, timeout_s: float = 60, but_containers: 
         time.sleep(POLL_S)
         running = left()
     return running
+
+
+def lock_is_free(path: Path) -> bool:
+    """Nobody holds the flock on path now (checked with flock itself, not with bakery's locks module)."""
+    with open(path, "a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        return True
+
+
+def wait_until_lock_free(path: Path, timeout_s: float, what: str) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not lock_is_free(path):
+        assert time.monotonic() < deadline, f"{what} was never released"
+        time.sleep(0.1)
 
 
 def private_root() -> Path:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import fcntl
 import json
 import signal
 import time
@@ -10,7 +9,7 @@ import time
 import pytest
 
 from bakery.errors import ExitStatus
-from faultkit import assert_no_secret_left, bake_until_ansible, wait_until_nothing_runs
+from faultkit import assert_no_secret_left, bake_until_ansible, wait_until_lock_free, wait_until_nothing_runs
 from helpers import bakery_process, podman_json, processes_mentioning
 
 pytestmark = [pytest.mark.faults, pytest.mark.integration]  # real podman, Packer, Ansible
@@ -26,25 +25,12 @@ def run_cli(project, *args: str):
     return process.returncode, out, err
 
 
-def lock_is_free(path) -> bool:
-    with open(path, "a") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return False
-        fcntl.flock(handle, fcntl.LOCK_UN)
-        return True
-
-
 def test_kill_9_leaves_nothing_after_gc_orphans_and_the_next_build_works(faults_project):
     bake = bake_until_ansible(faults_project)
     lock = faults_project / ".bakery" / "locks" / "service-tiny.lock"
     bake.process.kill()
     bake.process.communicate()
-    deadline = time.monotonic() + 120
-    while not lock_is_free(lock):  # the dead run's processes keep the lock until they are gone
-        assert time.monotonic() < deadline, "the dead run's lock was never released"
-        time.sleep(0.1)
+    wait_until_lock_free(lock, 120, "the dead run's lock")  # its processes keep it until they are gone
     assert wait_until_nothing_runs(bake.run_id, timeout_s=0, but_containers=True) == []
     assert_no_secret_left(bake.run_id, bake.run_dir)
 
@@ -125,10 +111,7 @@ def test_kill_9_during_a_base_bootstrap_keeps_the_old_base_and_gc_removes_its_wo
     process.kill()
     process.communicate()
     assert wait_until_nothing_runs(str(work)) == []  # mmdebstrap and its apt/dpkg died with bakery
-    deadline = time.monotonic() + 60
-    while not lock_is_free(faults_project / ".bakery" / "locks" / "base-debian-12.lock"):
-        assert time.monotonic() < deadline, "the dead bootstrap's lock was never released"
-        time.sleep(0.1)
+    wait_until_lock_free(faults_project / ".bakery" / "locks" / "base-debian-12.lock", 60, "the dead bootstrap's lock")
 
     rc, out, err = run_cli(faults_project, "gc", "--orphans", "--dry-run", "--json")
     assert rc == 0, err

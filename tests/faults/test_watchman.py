@@ -4,7 +4,6 @@ left the group, are stopped, its private dir goes, and the lock is free only aft
 
 from __future__ import annotations
 
-import fcntl
 import subprocess
 import sys
 import textwrap
@@ -13,7 +12,7 @@ import time
 import pytest
 
 from bakery import locks, private
-from faultkit import private_root
+from faultkit import lock_is_free, private_root, wait_until_lock_free
 from helpers import processes_mentioning
 
 pytestmark = [pytest.mark.faults, pytest.mark.integration]  # real podman, Packer, Ansible
@@ -31,16 +30,6 @@ HOLDER = textwrap.dedent("""
 """)
 
 
-def lock_is_free(path) -> bool:
-    with open(path, "a") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return False
-        fcntl.flock(handle, fcntl.LOCK_UN)
-        return True
-
-
 def test_a_killed_holder_leaves_nothing_and_its_lock_frees_last(tmp_path):
     marker = str(time.monotonic_ns())[-6:]
     holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(tmp_path), marker], stdout=subprocess.PIPE, text=True)
@@ -54,10 +43,7 @@ def test_a_killed_holder_leaves_nothing_and_its_lock_frees_last(tmp_path):
     holder.kill()
     holder.wait()
     assert not lock_is_free(lock)  # the command still runs: the dead holder's lock is held for it
-    deadline = time.monotonic() + 60
-    while not lock_is_free(lock):
-        assert time.monotonic() < deadline, "the lock was never released"
-        time.sleep(0.1)
+    wait_until_lock_free(lock, 60, "the lock")
     assert [p for p in processes_mentioning(marker) if "sleep" in p] == []
     assert not (private_root() / f"run-{marker}").exists() and keys
     assert [s.holder["run_id"] for s in locks.stale_locks(tmp_path)] == [f"run-{marker}"]
