@@ -12,13 +12,12 @@ the key the project asks for now (suite edited, waivers changed, ...) is `stale`
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from bakery import keys
+from bakery import keys, statefile
 from bakery.state import write_bytes_atomic, write_json_atomic
 
 PASSED = "passed"
@@ -85,7 +84,7 @@ def record_inputs(state_dir: Path, fingerprint: str, inputs: list[dict]) -> None
 
 
 def inputs_for(state_dir: Path, fingerprint: str) -> list[dict] | None:
-    data = read_json_state(state_dir / "catalog" / "inputs" / f"{fingerprint}.json", "inputs record")
+    data = statefile.read_json(state_dir / "catalog" / "inputs" / f"{fingerprint}.json", "inputs record")
     return data if isinstance(data, list) else None
 
 
@@ -155,7 +154,7 @@ def signed_claim(payload: dict, signature: keys.Signature, image_id: str, truste
 
 
 def _trusted_record(state_dir: Path, path: Path, image_id: str, trusted: list) -> tuple[Verdict | None, str]:
-    data = read_json_state(path, "verdict record", quiet=True)
+    data = statefile.read_json(path, "verdict record", quiet=True)
     try:
         payload, signature = dict(data["verdict"]), keys.Signature(**data["signature"])
     except (TypeError, KeyError, ValueError):
@@ -171,17 +170,3 @@ def _trusted_record(state_dir: Path, path: Path, image_id: str, trusted: list) -
     if digest != verdict.report_sha256:
         return None, f"its report {report.name} was changed after the verdict was signed"
     return verdict, ""
-
-
-# -- JSON state files -------------------------------------------------------------------------
-
-def read_json_state(path: Path, what: str, *, quiet: bool = False):
-    """A JSON state file, or None when it is absent, unreadable or corrupt (a warning names it)."""
-    try:
-        return json.loads(path.read_text())
-    except FileNotFoundError:
-        return None
-    except (OSError, ValueError) as error:
-        if not quiet:
-            log.warning(f"ignoring the {what} {path}: {type(error).__name__}: {str(error)[:120]}")
-        return None

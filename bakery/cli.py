@@ -12,8 +12,6 @@ import traceback
 from pathlib import Path
 from typing import Annotated, Optional
 
-import enum
-
 import typer
 
 from bakery import __version__, interrupts

@@ -4,12 +4,11 @@ private temp dirs, locks)."""
 
 from __future__ import annotations
 
-import json
 import shutil
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from bakery import locks, podman, private
+from bakery import locks, podman, private, statefile
 from bakery.aws import runs
 from bakery.config import Project
 from bakery.state import StateDir
@@ -61,7 +60,8 @@ def quarantined(project: Project | None, services: list[str] | None) -> list[GcA
         return []
     found = []
     for marker in sorted(StateDir(project.state_dir()).quarantine.glob("*.json")):
-        service = json.loads(marker.read_text()).get("service", "") if marker.stat().st_size else ""
+        record = statefile.read_json(marker, "quarantine marker")  # damaged: the file name still names the image
+        service = str(record.get("service", "")) if isinstance(record, dict) else ""
         if not services or service in services:
             found.append(GcAction(marker.stem, "remove", f"image of {service or '?'} that leaked a secret"
                                   " (quarantined by verify)", "quarantined", str(marker)))
@@ -102,6 +102,9 @@ def _apply_one(item: GcAction) -> GcAction:
     return GcAction(item.ref, "removed" if result.ok else "in-use", item.reason if result.ok else result.tail(1), item.kind)
 
 
+EVERY_RUN = "*"  # in the map of current deployments: the record is damaged, so every replica counts as a member
+
+
 def plan_local_orphans(project: Project) -> list[GcAction]:
     """Everything a dead run of this project left (runs of other projects are not ours to judge).
     The replicas of each recorded deployment are members of their environment, not orphans."""
@@ -109,6 +112,9 @@ def plan_local_orphans(project: Project) -> list[GcAction]:
 
     deployed = {(service, env): record.run_id for service in project.services for env in project.environments
                 if (record := current_deployment(project, service, env)) is not None}
+    state = StateDir(project.state_dir())  # an unreadable record says nothing of its replicas: keep them all
+    deployed.update({(service, env): EVERY_RUN for service in project.services for env in project.environments
+                     if statefile.is_damaged(state.deployment(service, env), "deployment record")})
     judge = _RunJudge(project.state_dir())
     return [*_orphan_containers(judge, deployed), *_orphan_images(judge),
             *_orphan_private_dirs(), *_orphan_base_work(project), *_orphan_locks(project.state_dir())]
@@ -141,7 +147,7 @@ def _orphan_containers(judge: _RunJudge, current_deploys: dict[tuple[str, str], 
         if not judge.over(run_id):
             continue
         key = (labels.get("bakery.service", ""), labels.get("bakery.env", ""))
-        if labels.get("bakery.purpose") == "replica" and current_deploys.get(key) == run_id:
+        if labels.get("bakery.purpose") == "replica" and current_deploys.get(key) in (run_id, EVERY_RUN):
             continue
         found.append(GcAction(name, "remove", f"{labels.get('bakery.purpose', 'build')} container of run {run_id},"
                                               " whose process is gone", "container"))

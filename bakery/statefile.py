@@ -1,29 +1,41 @@
-"""Reading bakery's own JSON state (deployment records, verdicts, inputs records): a damaged file
-(truncated by a full disk or a killed writer, edited by hand) is one clear error naming it."""
+"""Reading bakery's own JSON state (verdicts, reports, inputs and deployment records, quarantine
+markers): one policy for every kind. A damaged file (truncated by a full disk or a killed writer,
+edited by hand) is a warning that names it, and is treated as absent: never a traceback. What
+"absent" then means is the reader's business (an unreadable verdict is `unverified`, so deploy
+refuses; gc keeps the replicas of an environment whose deployment record it cannot read)."""
 
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bakery.errors import ConfigError
+log = logging.getLogger("bakery")
 
 
-class DamagedStateFile(ConfigError):
-    """A state file under .bakery cannot be read (exit 3, like any other file bakery needs)."""
-
-
-def read_json(path: Path, what: str, build: Callable[[Any], Any] = lambda data: data, hint: str | None = None):
-    """build(the JSON in path), or None when path does not exist; DamagedStateFile when it cannot be read."""
+def read_json(path: Path, what: str, build: Callable[[Any], Any] = lambda data: data, *, quiet: bool = False):
+    """build(the JSON in path), or None when path is absent or damaged (a warning names it unless quiet)."""
     try:
         text = path.read_text()
     except FileNotFoundError:
         return None
+    except OSError as error:
+        return _damaged(path, what, f"{type(error).__name__}: {error.strerror}", quiet)
     try:
         return build(json.loads(text))
-    except (ValueError, TypeError, KeyError) as exc:
-        reason = "empty" if not text.strip() else f"{type(exc).__name__}: {str(exc).splitlines()[0][:120]}"
-        raise DamagedStateFile(f"{what} {path} is damaged ({reason})",
-                               hint=hint or "remove it; bakery records it again on the next run") from None
+    except (ValueError, TypeError, KeyError) as error:
+        reason = "empty" if not text.strip() else f"{type(error).__name__}: {str(error).splitlines()[0][:120]}"
+        return _damaged(path, what, reason, quiet)
+
+
+def is_damaged(path: Path, what: str) -> bool:
+    """True when path exists but holds no readable JSON (no warning: the caller says what it does about it)."""
+    return path.exists() and read_json(path, what, quiet=True) is None
+
+
+def _damaged(path: Path, what: str, reason: str, quiet: bool) -> None:
+    if not quiet:
+        log.warning(f"ignoring the damaged {what} {path} ({reason}); bakery writes it again on the next run")
+    return None

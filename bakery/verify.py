@@ -12,7 +12,7 @@ import xml.etree.ElementTree as ET
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from bakery import __version__, canary, catalog, keys, proc, sbom, systemd, vulns
+from bakery import __version__, canary, catalog, keys, proc, sbom, statefile, systemd, vulns
 from bakery.config import Project
 from bakery.errors import BakeryError, ConfigError, PrerequisiteError, VerifyFailed
 from bakery.hygiene import CANARY_CHECK, HygieneResult, run_hygiene
@@ -391,7 +391,7 @@ def _digest(data) -> str:
 
 def _suite_modules(modules_file: Path, root: Path, suite: Path) -> list[str]:
     """Project files (outside the suite dir) that the suite imported, as bakery's pytest plugin listed them."""
-    listed = catalog.read_json_state(modules_file, "suite module list") or []
+    listed = statefile.read_json(modules_file, "suite module list") or []
     inside = [Path(p) for p in listed if isinstance(p, str)]
     own = Path(__file__).resolve().parent  # bakery itself (its pytest plugin), when it sits in the project
     return sorted(_relative(p, root) for p in inside

@@ -52,9 +52,9 @@ def sbom(app: AppContext, service: str, image: str | None = None, fmt: str = "cy
 
 def recorded_sbom(state_dir: Path, image_id: str, fmt: str) -> tuple[dict, str] | None:
     """The SBOM the image's last verification here wrote, when its file still has the digest the report names."""
-    from bakery import catalog
+    from bakery import catalog, statefile
 
-    report = catalog.read_json_state(catalog.report_path(state_dir, image_id), "verify report", quiet=True) or {}
+    report = statefile.read_json(catalog.report_path(state_dir, image_id), "verify report", quiet=True) or {}
     for entry in (report.get("sbom") or {}).get("files", []):
         path = Path(entry["path"])
         if entry["format"] == fmt and path.is_file() and hashlib.sha256(path.read_bytes()).hexdigest() == entry["sha256"]:

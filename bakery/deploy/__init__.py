@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING
 
-from bakery import catalog, statefile
+from bakery import statefile
 from bakery.config import Environment, Project
 from bakery.envs import load_hcl
 from bakery.errors import ConfigError, GateRefused
@@ -76,8 +76,9 @@ def read_sizing(project: Project, env: str, service: str | None = None) -> Sizin
 
 
 def current_deployment(project: Project, service: str, env: str) -> Deployment | None:
+    """What runs in env now by the record, or None (also, with a warning naming it, when the record is damaged)."""
     return statefile.read_json(StateDir(project.state_dir()).deployment(service, env), "deployment record",
-                               lambda d: Deployment(**d), hint=f"remove it and run bakery deploy {service} --env {env} again")
+                               lambda d: Deployment(**d))
 
 
 def record_deployment(project: Project, deployment: Deployment) -> None:

@@ -1,6 +1,5 @@
 """Verdict signing and systemd health parsing: pure functions, in-memory inputs."""
 
-import json
 
 import pytest
 
