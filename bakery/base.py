@@ -61,7 +61,9 @@ def ensure_base(project: Project, name: str, *, rebuild: bool = False, log=print
     base = project.base(name)
     fingerprint = base_fingerprint(base, mmdebstrap_version())
     ref = base_ref(name, fingerprint)
-    with locks.held(project.state_dir(), f"base-{name}", log):
+    # the project's lock, then the machine's: base images are shared by every project on the machine,
+    # so a second project bootstrapping the same base at once waits and then finds it
+    with locks.held(project.state_dir(), f"base-{name}", log), locks.machine_wide(f"base-{fingerprint.short}", log):
         found = None if rebuild else podman.find_image(ref)
         built = found is None
         if built and not rebuild and _pulled(project, name, ref, log):

@@ -26,9 +26,24 @@ def lock_dir(state_dir: Path) -> Path:
 @contextlib.contextmanager
 def held(state_dir: Path, name: str, log: Callable[[str], None], run_id: str = "") -> Iterator[None]:
     """Hold the lock `name`, saying so when another process has it and we wait."""
-    directory = lock_dir(state_dir)
-    directory.mkdir(parents=True, exist_ok=True)
-    fd = _acquire(StateDir(state_dir).lock(name), name, log)
+    with _held(StateDir(state_dir).lock(name), name, log, run_id):
+        yield
+
+
+@contextlib.contextmanager
+def machine_wide(name: str, log: Callable[[str], None], run_id: str = "") -> Iterator[None]:
+    """Hold a lock that every project of this user on this machine shares (under the private root), for
+    what projects share: the podman store's base images and the shared image tags."""
+    from bakery import private
+
+    with _held(private.root() / ".locks" / f"{name}.lock", f"machine:{name}", log, run_id):
+        yield
+
+
+@contextlib.contextmanager
+def _held(path: Path, name: str, log: Callable[[str], None], run_id: str) -> Iterator[None]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = _acquire(path, name, log)
     try:
         os.ftruncate(fd, 0)
         os.pwrite(fd, json.dumps({"pid": os.getpid(), "run_id": run_id, "at": time.time()}).encode(), 0)

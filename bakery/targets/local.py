@@ -11,7 +11,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from bakery import base as bases
-from bakery import packer, podman, private
+from bakery import locks, packer, podman, private
 from bakery.ssh import SshEndpoint, new_key_pair, write_config
 from bakery.config import Project
 from bakery.errors import BuildFailed
@@ -144,11 +144,9 @@ class LocalTarget(Target):
         return self._refs(service, fingerprint)[-1]
 
     def record_image(self, service: str, fingerprint: str, manifest_build: dict) -> ImageRecord:
-        from filelock import FileLock
-
         # machine-wide: two projects baking the same fingerprint at once must not both see the shared
         # tag free and then move it onto each other's image
-        with FileLock(str(private.root() / ".shared-tags.lock"), timeout=300):
+        with locks.machine_wide("shared-tags", log=lambda _: None):
             ref, *own = self._refs(service, fingerprint)
             if own and not self._may_take_shared(ref, manifest_build["artifact_id"]):
                 ref = own[0]

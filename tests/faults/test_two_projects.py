@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import json
 import shutil
+import signal
 import subprocess
+import threading
+import time
 
 import pytest
 
-from helpers import REPO, copy_fixture_project, image_labels, podman_json
+from helpers import REPO, bakery_process, copy_fixture_project, image_labels, podman_json, processes_mentioning
 
 pytestmark = [pytest.mark.faults, pytest.mark.integration]  # real podman, Packer, Ansible
 
@@ -75,4 +78,43 @@ def test_two_projects_forcing_the_same_bake_at_once_each_get_their_own_image(fau
         for result in (ours, theirs):
             if result["image"].rsplit(":", 1)[1].count("-"):  # the project's own tag, not the shared one
                 subprocess.run(["podman", "rmi", result["image"]], capture_output=True)
+        shutil.rmtree(other, ignore_errors=True)
+
+
+def test_a_second_project_waits_for_the_first_ones_bootstrap_of_the_same_base(faults_project, tmp_path):
+    """Bases are shared by the machine's projects: while one project bootstraps a base, another that needs
+    the same base waits (it would bootstrap it a second time and re-tag it under the first one's feet).
+    The first bootstrap is stopped once the second is seen waiting; the second then finds the base."""
+    other = copy_fixture_project(tmp_path / "other")
+    before = json.loads(bakery(faults_project, "base", "build", "debian-12", "--json").stdout)
+    work_root = faults_project / ".bakery" / "tmp"
+    first = bakery_process("base", "build", "debian-12", "--rebuild", cwd=faults_project)
+    second = None
+    try:
+        deadline = time.monotonic() + 300
+        while not any("mmdebstrap" in p for d in work_root.glob("base-debian-12-*") for p in processes_mentioning(str(d))):
+            assert time.monotonic() < deadline and first.poll() is None, first.communicate()[1][-2000:]
+            time.sleep(0.2)
+        second = bakery_process("base", "build", "debian-12", "--json", cwd=other)
+        lines: list[str] = []
+        reader = threading.Thread(target=lambda: lines.extend(second.stderr), daemon=True)
+        reader.start()
+        while not any("waiting for another bakery run" in line for line in lines):  # said before it blocks
+            assert time.monotonic() < deadline and second.poll() is None, lines
+            time.sleep(0.2)
+        assert not list((other / ".bakery" / "tmp").glob("base-debian-12-*"))  # it did not start a bootstrap
+        first.send_signal(signal.SIGTERM)
+        first.communicate(timeout=120)
+        out = second.stdout.read()
+        second.wait(timeout=300)
+        reader.join(timeout=10)
+        assert second.returncode == 0, lines
+        found = json.loads(out)
+        assert found["built"] is False and found["image_id"] == before["image_id"]  # the stopped rebuild kept the old base
+        assert not list((other / ".bakery" / "tmp").glob("base-debian-12-*"))
+    finally:
+        for process in (first, second):
+            if process is not None and process.poll() is None:
+                process.kill()
+                process.communicate()
         shutil.rmtree(other, ignore_errors=True)
