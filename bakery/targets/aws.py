@@ -239,7 +239,6 @@ class AwsTarget(Target):
 
     def wait_until_booted(self, instance: Instance, timeout_s: float) -> BootResult:
         started = time.monotonic()
-        ssh = self._verifications[instance.name].ssh
         try:
             with translated_errors():
                 self.conn.client("ec2").get_waiter("instance_running").wait(
