@@ -93,3 +93,25 @@ def test_the_seal_removes_what_instances_must_not_share_and_installs_first_boot_
         assert sh(container, f"readlink /etc/systemd/system/{wants}/{seal.HOST_KEYS_UNIT}").strip() \
             == f"/etc/systemd/system/{seal.HOST_KEYS_UNIT}"
     assert run_seal(container) == ""  # sealed already: nothing to say (the role's task reports no change)
+
+
+def test_a_play_with_pre_tasks_bakes_in_one_piece_says_why_and_is_sealed(cli, tmp_path, base_ref):
+    root = tmp_path / "project"
+    init_project(root)
+    (root / "roles" / "hello" / "tasks").mkdir(parents=True)
+    (root / "roles" / "hello" / "tasks" / "main.yml").write_text(
+        "- name: Say hello\n  ansible.builtin.copy: {content: hello, dest: /etc/hello, mode: '0644'}\n")
+    playbook = root / "playbooks" / "app.yml"
+    playbook.write_text(playbook.read_text().replace(
+        "  roles: []", "  pre_tasks:\n    - name: Note\n      ansible.builtin.debug: {msg: before}\n  roles: [hello]"))
+    built = cli("-C", root, "build", "app", "--no-verify", "--json")
+    assert built.rc == 0, built.err
+    assert "warning: role layers are off for 'app': its play has pre_tasks (role layers need a play that only" \
+           " lists roles; move them into a role); every bake runs the whole playbook" in built.err
+    image = built.json()["image"]
+    try:
+        result = proc.run(["podman", "run", "--rm", "-i", "--entrypoint", "python3", image, "-", "/"],
+                          stdin_data=hygiene.remote_program([]))
+        assert {k: v for k, v in json.loads(result.stdout)["findings"].items() if v} == {}
+    finally:
+        proc.run(["podman", "rmi", image], check=False)
