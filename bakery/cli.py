@@ -178,7 +178,7 @@ def test_roles_cmd(
 def promote_cmd(
     service: ServiceArg,
     env: Annotated[str, typer.Option("--to", "--env", help="Environment to promote to")],
-    image: Annotated[Optional[str], typer.Option("--image", help="AMI id (default: newest verified, or newest promoted to the previous env).")] = None,
+    image: Annotated[Optional[str], typer.Option("--image", help="AMI id or the tag `bakery images` prints (default: newest verified, or newest promoted to the previous env).")] = None,
     approve: Annotated[bool, typer.Option("--approve", help="Approve a promotion to an environment with approval: true.")] = False,
     json_output: JsonFlag = False,
 ) -> None:

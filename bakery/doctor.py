@@ -46,11 +46,13 @@ def check_podman() -> Check:
         return Check("podman", False, _why(result), apt_hint("podman", "runc"))
     runtime, version = (result.stdout.split() + ["?", "?"])[:2]
     if runtime != "runc":
-        return Check("podman", False, f"runtime is {runtime}", "set CONTAINERS_CONF to bakery's containers.conf")
+        return Check("podman", False, f"runtime is {runtime}", f"unset CONTAINERS_CONF or set it to {proc.containers_conf()}")
     return Check("podman", True, f"podman {version}, runtime runc")
 
 
 def check_packer() -> Check:
+    if shutil.which("packer") is None:
+        return Check("packer", False, "not on PATH", apt_hint("packer"))
     try:
         return Check("packer", True, f"Packer {packer.version_string()}")
     except BakeryError as exc:

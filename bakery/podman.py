@@ -20,7 +20,7 @@ class PodmanFailed(CommandFailed):
     def __init__(self, result: proc.CommandResult):
         super().__init__(result)
         self.message = f"podman is not working (exit {result.rc}): {result.display()}: {result.tail()}"
-        self.hint = "run ./run bakery doctor"
+        self.hint = "run bakery doctor"
         self.args = (self.one_line(),)
 
 
@@ -43,7 +43,7 @@ def ensure_working(*, deep: bool = True) -> None:
         podman(*args, timeout=60)
     except CommandFailed as exc:
         raise PrerequisiteError(
-            f"podman is not working: {exc.result.tail(1)}", hint="run ./run bakery doctor"
+            f"podman is not working: {exc.result.tail(1)}", hint="run bakery doctor"
         ) from None
 
 

@@ -104,7 +104,7 @@ def tool_version_output(argv: Sequence[str]) -> str:
     """
     binary = shutil.which(argv[0])
     if binary is None:
-        raise PrerequisiteError(f"'{argv[0]}' is not installed or not on PATH", hint="run ./run bakery doctor")
+        raise PrerequisiteError(f"'{argv[0]}' is not installed or not on PATH", hint="run bakery doctor")
     stat = Path(binary).resolve().stat()
     key = f"{shlex.join(argv)}|{Path(binary).resolve()}|{stat.st_size}|{stat.st_mtime_ns}"
     cache = _version_cache_path()
@@ -246,7 +246,7 @@ def command_of(proc: subprocess.Popen) -> tuple[str, ...]:
 def _spawn(argv, env, cwd, out, err, stdin_data) -> subprocess.Popen:
     env = dict(env) if env is not None else tool_env()
     if shutil.which(argv[0], path=env.get("PATH")) is None:
-        raise PrerequisiteError(f"'{argv[0]}' is not installed or not on PATH", hint="run ./run bakery doctor")
+        raise PrerequisiteError(f"'{argv[0]}' is not installed or not on PATH", hint="run bakery doctor")
     proc = subprocess.Popen(
         _with_parent_death_signal(tuple(argv)),
         env=env,

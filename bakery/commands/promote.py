@@ -26,8 +26,18 @@ def promote(app: AppContext, service: str, env: str, image: str | None = None, a
     from bakery.aws import promote as aws_promote
 
     project = app.load()
-    ami_id = image or default_promotion_ami(app, project, service, env)
+    ami_id = named_ami(app, project, service, image) if image else default_promotion_ami(app, project, service, env)
     return Promoted(aws_promote.promote(app.aws_connection(project), project, service, env, ami_id, approve=approve))
+
+
+def named_ami(app: AppContext, project, service: str, image: str) -> str:
+    """An AMI id as it is (promote checks that it exists and is the service's); any other name as
+    every --image takes it (images.resolve_image: the 12-hex tag `bakery images` prints, a prefix)."""
+    from bakery.images import resolve_image
+
+    if image.startswith("ami-"):
+        return image
+    return resolve_image(app.target(project, TARGET).list_images(service), image, service).image_id
 
 
 def default_promotion_ami(app: AppContext, project, service: str, env: str) -> str:

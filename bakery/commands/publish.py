@@ -33,10 +33,13 @@ def publish(app: AppContext, service: str, image: str | None = None, target: str
 
 
 def choose(target, service: str, ref: str | None):
-    """The image named by ref (reference or id), else the service's newest image."""
+    """The image named by ref as every --image takes it (images.resolve_image: reference, the tag
+    `bakery images` prints, image id or prefix), else the service's newest image."""
+    from bakery.images import resolve_image
+
     images = target.list_images(service)
     if ref is not None:
-        images = [i for i in images if ref in (i.ref, i.image_id, i.image_id.removeprefix("sha256:")[:12])]
+        return resolve_image(images, ref, service)
     if not images:
-        raise ConfigError(f"no image {ref or 'of ' + service} on this machine", hint=f"run bakery build {service}")
+        raise ConfigError(f"no image of {service} on this machine", hint=f"run bakery build {service}")
     return images[0]

@@ -97,6 +97,16 @@ def test_promote_command_gates_and_exit_codes(ec2, bakery_cli, aws_project):
     assert staging.json()["ami_id"] == ami
 
 
+def test_promote_command_takes_the_tag_images_prints(ec2, bakery_cli, aws_project):
+    ami = make_ami(ec2, "tiny", verified=None, tags={"bakery:fingerprint": secrets.token_hex(32)})
+    listed = bakery_cli("-C", aws_project, "images", "tiny", "--target", "aws")
+    (row,) = [line.split() for line in listed.out.splitlines() if f" {ami} " in line]
+    refused = bakery_cli("-C", aws_project, "promote", "tiny", "--to", "dev", "--image", row[3])  # the 12-hex column
+    assert refused.rc == ExitStatus.GATE_REFUSED and f"{ami} is not verified" in refused.err, refused.err
+    unknown = bakery_cli("-C", aws_project, "promote", "tiny", "--to", "dev", "--image", "0000ffff")
+    assert unknown.rc == ExitStatus.CONFIG and "image '0000ffff' is not a baked image of 'tiny'" in unknown.err
+
+
 def test_promote_command_to_prod_needs_approve(ec2, bakery_cli, aws_project):
     ami = make_ami(ec2, "tiny", tags={"bakery:promoted-dev": "2020-01-01T00:00:00Z",
                                       "bakery:promoted-staging": "2020-01-01T00:00:01Z"})
