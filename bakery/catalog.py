@@ -85,8 +85,18 @@ def record_inputs(state_dir: Path, fingerprint: str, inputs: list[dict]) -> None
 
 
 def inputs_for(state_dir: Path, fingerprint: str) -> list[dict] | None:
-    data = read_json_state(state_dir / "catalog" / "inputs" / f"{fingerprint}.json", "inputs record")
-    return data if isinstance(data, list) else None
+    """The recorded inputs, or None when there is no record or it is not a list of inputs (a warning names it)."""
+    path = state_dir / "catalog" / "inputs" / f"{fingerprint}.json"
+    data = read_json_state(path, "inputs record")
+    if data is None or (isinstance(data, list) and all(map(_is_input, data))):
+        return data
+    log.warning(f"ignoring the inputs record {path}: not a list of inputs (corrupt or edited by hand)")
+    return None
+
+
+def _is_input(item) -> bool:
+    return (isinstance(item, dict) and all(isinstance(item.get(k), str) for k in ("kind", "name", "digest"))
+            and isinstance(item.get("parts") or {}, dict))
 
 
 # -- verdicts ---------------------------------------------------------------------------------

@@ -62,6 +62,34 @@ def test_a_report_changed_after_signing_makes_the_verdict_unverified(tmp_path):
     assert found.status == "unverified" and "was changed after the verdict was signed" in found.problem
 
 
+@pytest.mark.parametrize("signature", [{"value": 1}, {"key_id": 5}, {"value": None, "key_id": None}],
+                         ids=["value-not-text", "key-id-not-text", "both-null"])
+def test_a_signature_of_the_wrong_type_makes_the_verdict_unverified_naming_the_file(tmp_path, caplog, signature):
+    state = tmp_path / ".bakery"
+    import hashlib
+
+    v = verdict(report_sha256=hashlib.sha256(b"{}").hexdigest())
+    path = catalog.record_verdict(state, v, b"{}")
+    record = json.loads(path.read_text())
+    record["signature"].update(signature)
+    path.write_text(json.dumps(record))
+    found = catalog.verdict_state(state, v.image_id, None, keys.trusted_keys())
+    assert found.status == "unverified" and found.problem == f"{path}: its signature is not readable (corrupt or edited by hand)"
+    assert f"ignoring the verdict record {path}: its signature is not readable" in caplog.text
+
+
+@pytest.mark.parametrize("content", ['[{"kind": "role"}]', '[1, 2]', '{"kind": "role"}', '[{"kind": "role", "name": "motd", "digest": "d", "parts": ["a"]}]'],
+                         ids=["input-without-name", "not-inputs", "not-a-list", "parts-not-a-dict"])
+def test_an_inputs_record_that_is_not_a_list_of_inputs_counts_as_absent_naming_the_file(tmp_path, caplog, content):
+    state = tmp_path / ".bakery"
+    catalog.record_inputs(state, "f" * 64, [{"kind": "role", "name": "motd", "digest": "d", "parts": {"a": "1"}}])
+    assert catalog.inputs_for(state, "f" * 64)[0]["name"] == "motd"
+    path = state / "catalog" / "inputs" / f"{'f' * 64}.json"
+    path.write_text(content)
+    assert catalog.inputs_for(state, "f" * 64) is None
+    assert f"ignoring the inputs record {path}: not a list of inputs" in caplog.text
+
+
 def test_restart_counts_are_read_per_block_whatever_the_property_order():
     shown = ["NRestarts=0", "Id=ok.service", "", "NRestarts=4", "Id=loop.service", "", "Id=none.service"]
     assert systemd._restart_counts(shown) == {"ok.service": 0, "loop.service": 4}
