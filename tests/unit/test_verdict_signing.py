@@ -90,6 +90,27 @@ def test_an_inputs_record_that_is_not_a_list_of_inputs_counts_as_absent_naming_t
     assert f"ignoring the inputs record {path}: not a list of inputs" in caplog.text
 
 
+def test_boot_is_not_done_while_a_job_is_queued_even_when_systemd_says_running():
+    """The false pass of issue 14: `running` 0.7 s after boot while ssh.service still had a restart job queued."""
+    answers = ["running\n@@bakery@@ jobs\n7 ssh.service restart waiting\n"] * 3 + ["running\n@@bakery@@ jobs\n"]
+    script_answers = {"units": "", "restarts": ""}
+
+    def shell(script: str) -> str:
+        if "@@bakery@@ state" in script:  # the full health read, once boot is done
+            return "@@bakery@@ state\nrunning\n" + "".join(f"@@bakery@@ {k}\n{v}" for k, v in script_answers.items())
+        return answers.pop(0) if len(answers) > 1 else answers[0]
+
+    import time
+
+    booted = systemd.wait_for_boot(shell, timeout_s=60, started=time.monotonic(), poll_s=0)
+    assert booted.state == "running" and booted.ok and answers == ["running\n@@bakery@@ jobs\n"]  # polled past the job
+
+    queued = ["running\n@@bakery@@ jobs\n7 ssh.service restart waiting\n"]
+    stuck = systemd.wait_for_boot(lambda script: queued[0], timeout_s=0.2, started=time.monotonic(), poll_s=0.05)
+    assert stuck.state == "timeout" and stuck.pending_units == ("ssh.service",) and not stuck.ok
+    assert "still starting: ssh.service" in stuck.describe()
+
+
 def test_restart_counts_are_read_per_block_whatever_the_property_order():
     shown = ["NRestarts=0", "Id=ok.service", "", "NRestarts=4", "Id=loop.service", "", "Id=none.service"]
     assert systemd._restart_counts(shown) == {"ok.service": 0, "loop.service": 4}
