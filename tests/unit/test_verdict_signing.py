@@ -74,11 +74,13 @@ def test_a_signature_of_the_wrong_type_makes_the_verdict_unverified_naming_the_f
     record["signature"].update(signature)
     path.write_text(json.dumps(record))
     found = catalog.verdict_state(state, v.image_id, None, keys.trusted_keys())
-    assert found.status == "unverified" and found.problem == f"{path}: its signature is not readable (corrupt or edited by hand)"
+    assert found.status == "unverified"
+    assert found.problem == f"{path}: its signature is not readable (corrupt or edited by hand)"
     assert f"ignoring the verdict record {path}: its signature is not readable" in caplog.text
 
 
-@pytest.mark.parametrize("content", ['[{"kind": "role"}]', '[1, 2]', '{"kind": "role"}', '[{"kind": "role", "name": "motd", "digest": "d", "parts": ["a"]}]'],
+@pytest.mark.parametrize("content", ['[{"kind": "role"}]', '[1, 2]', '{"kind": "role"}',
+                                     '[{"kind": "role", "name": "motd", "digest": "d", "parts": ["a"]}]'],
                          ids=["input-without-name", "not-inputs", "not-a-list", "parts-not-a-dict"])
 def test_an_inputs_record_that_is_not_a_list_of_inputs_counts_as_absent_naming_the_file(tmp_path, caplog, content):
     state = tmp_path / ".bakery"
