@@ -84,8 +84,19 @@ def record_inputs(state_dir: Path, fingerprint: str, inputs: list[dict]) -> None
 
 
 def inputs_for(state_dir: Path, fingerprint: str) -> list[dict] | None:
-    data = statefile.read_json(state_dir / "catalog" / "inputs" / f"{fingerprint}.json", "inputs record")
-    return data if isinstance(data, list) else None
+    """The recorded inputs, or None when there is no record or it is not a list of inputs (a warning names it)."""
+    return statefile.read_json(state_dir / "catalog" / "inputs" / f"{fingerprint}.json", "inputs record", _inputs)
+
+
+def _inputs(data) -> list[dict]:
+    if not (isinstance(data, list) and all(map(_is_input, data))):
+        raise ValueError("not a list of inputs")
+    return data
+
+
+def _is_input(item) -> bool:
+    return (isinstance(item, dict) and all(isinstance(item.get(k), str) for k in ("kind", "name", "digest"))
+            and isinstance(item.get("parts") or {}, dict))
 
 
 # -- verdicts ---------------------------------------------------------------------------------

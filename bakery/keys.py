@@ -54,6 +54,8 @@ def check(payload: dict, signature: Signature, trusted: list[Ed25519PublicKey]) 
     """'' when one of trusted made signature over payload; else why not (one line)."""
     from cryptography.exceptions import InvalidSignature
 
+    if not (isinstance(signature.value, str) and isinstance(signature.key_id, str)):
+        return "its signature is not readable (corrupt or edited by hand)"
     by_id = {key_id(k): k for k in trusted}
     key = by_id.get(signature.key_id)
     if key is None:

@@ -21,9 +21,12 @@ def verdict_file(project: Path, image_id: str) -> Path:
     return project / ".bakery" / "catalog" / "verdicts" / f"{image_id.removeprefix('sha256:')}.json"
 
 
+def report_path_of(result) -> Path:
+    return Path(result.err.strip().splitlines()[-1].split("report: ")[1].rstrip(")"))
+
+
 def report_of(result) -> dict:
-    path = result.err.strip().splitlines()[-1].split("report: ")[1].rstrip(")")
-    return json.loads(Path(path).read_text())
+    return json.loads(report_path_of(result).read_text())
 
 
 @pytest.fixture
@@ -72,6 +75,27 @@ def test_a_unit_that_fails_2_s_after_boot_fails_the_image(cli, shared_project):
     assert "giving up" in json.dumps(report_of(result)["settle"]["findings"])  # its own last journal lines
 
 
+FAILS_DURING_THE_SUITE = """\
+def test_starts_a_unit_that_fails(host):
+    with host.sudo():
+        host.run("systemd-run --unit=fails-during-suite sh -c 'echo about to fail; exit 3'")
+        waited = host.run("for i in $(seq 50); do systemctl is-failed -q fails-during-suite && break; sleep 0.1; done;"
+                          " systemctl is-failed fails-during-suite")
+        assert waited.stdout.strip() == "failed"
+"""
+
+
+def test_a_unit_that_fails_during_the_suite_fails_the_image(cli, shared_project, edited):
+    assert cli("-C", shared_project, "build", "tiny").rc == 0
+    edited("tests/images/tiny/test_fails_a_unit.py", FAILS_DURING_THE_SUITE)
+    result = cli("-C", shared_project, "verify", "tiny")
+    assert result.rc == ExitStatus.VERIFY_FAILED, result.err
+    assert "after the suite: fails-during-suite.service failed" in result.err
+    report = report_of(result)
+    assert report["settle"]["findings"] == [] and {t["outcome"] for t in report["tests"]} == {"passed"}
+    assert "about to fail" in json.dumps(report["after_suite"]["findings"])  # its own last journal lines
+
+
 def test_sshd_without_host_keys_fails_instead_of_falling_back(cli, shared_project):
     result = cli("-C", shared_project, "build", "nokeys")
     assert result.rc == ExitStatus.VERIFY_FAILED, result.err
@@ -80,6 +104,8 @@ def test_sshd_without_host_keys_fails_instead_of_falling_back(cli, shared_projec
     report = report_of(result)
     assert report["transport"]["via"] == "ssh" and report["transport"]["problem"]
     assert report["tests"] == []  # not run through podman exec behind the user's back
+    ssh_log = (report_path_of(result).parent / "verify-ssh.log").read_text().strip().splitlines()
+    assert ssh_log and ssh_log[-1].strip() in result.err  # the reason, from verify-ssh.log
 
 
 def test_transport_podman_is_the_explicit_opt_out(cli, shared_project, edited):
@@ -114,6 +140,16 @@ def test_a_suite_edit_makes_the_verdict_stale_and_build_verifies_again(cli, shar
     again = cli("-C", shared_project, "build", "tiny", "--json")
     assert again.rc == 0, again.err
     assert again.json()["verdict"] == "passed"
+
+
+def test_a_conftest_that_applies_to_the_suite_is_part_of_its_key(cli, shared_project, edited):
+    assert cli("-C", shared_project, "build", "tiny").rc == 0
+    edited("tests/images/web/conftest.py", "# applies to the web suite only\n")
+    assert newest(cli, shared_project, "tiny")["verification"] == "passed"
+    edited("tests/images/conftest.py", "# applies to every image suite\n")
+    assert newest(cli, shared_project, "tiny")["verification"] == "stale"
+    plan = cli("-C", shared_project, "plan", "tiny", "--json")
+    assert plan.rc == ExitStatus.WOULD_CHANGE and plan.json()[0]["changes"] == ["suite changed"]
 
 
 def test_waivers_added_then_removed_leave_no_passed_verdict(cli, shared_project, edited):

@@ -1,5 +1,6 @@
 """Verdict signing and systemd health parsing: pure functions, in-memory inputs."""
 
+import json
 
 import pytest
 
@@ -59,6 +60,57 @@ def test_a_report_changed_after_signing_makes_the_verdict_unverified(tmp_path):
     catalog.report_path(state, v.image_id).write_text('{"edited": true}')
     found = catalog.verdict_state(state, v.image_id, None, keys.trusted_keys())
     assert found.status == "unverified" and "was changed after the verdict was signed" in found.problem
+
+
+@pytest.mark.parametrize("signature", [{"value": 1}, {"key_id": 5}, {"value": None, "key_id": None}],
+                         ids=["value-not-text", "key-id-not-text", "both-null"])
+def test_a_signature_of_the_wrong_type_makes_the_verdict_unverified_naming_the_file(tmp_path, caplog, signature):
+    state = tmp_path / ".bakery"
+    import hashlib
+
+    v = verdict(report_sha256=hashlib.sha256(b"{}").hexdigest())
+    path = catalog.record_verdict(state, v, b"{}")
+    record = json.loads(path.read_text())
+    record["signature"].update(signature)
+    path.write_text(json.dumps(record))
+    found = catalog.verdict_state(state, v.image_id, None, keys.trusted_keys())
+    assert found.status == "unverified"
+    assert found.problem == f"{path}: its signature is not readable (corrupt or edited by hand)"
+    assert f"ignoring the verdict record {path}: its signature is not readable" in caplog.text
+
+
+@pytest.mark.parametrize("content", ['[{"kind": "role"}]', '[1, 2]', '{"kind": "role"}',
+                                     '[{"kind": "role", "name": "motd", "digest": "d", "parts": ["a"]}]'],
+                         ids=["input-without-name", "not-inputs", "not-a-list", "parts-not-a-dict"])
+def test_an_inputs_record_that_is_not_a_list_of_inputs_counts_as_absent_naming_the_file(tmp_path, caplog, content):
+    state = tmp_path / ".bakery"
+    catalog.record_inputs(state, "f" * 64, [{"kind": "role", "name": "motd", "digest": "d", "parts": {"a": "1"}}])
+    assert catalog.inputs_for(state, "f" * 64)[0]["name"] == "motd"
+    path = state / "catalog" / "inputs" / f"{'f' * 64}.json"
+    path.write_text(content)
+    assert catalog.inputs_for(state, "f" * 64) is None
+    assert f"ignoring the damaged inputs record {path} (ValueError: not a list of inputs)" in caplog.text
+
+
+def test_boot_is_not_done_while_a_job_is_queued_even_when_systemd_says_running():
+    """The false pass of issue 14: `running` 0.7 s after boot while ssh.service still had a restart job queued."""
+    answers = ["running\n@@bakery@@ jobs\n7 ssh.service restart waiting\n"] * 3 + ["running\n@@bakery@@ jobs\n"]
+    script_answers = {"units": "", "restarts": ""}
+
+    def shell(script: str) -> str:
+        if "@@bakery@@ state" in script:  # the full health read, once boot is done
+            return "@@bakery@@ state\nrunning\n" + "".join(f"@@bakery@@ {k}\n{v}" for k, v in script_answers.items())
+        return answers.pop(0) if len(answers) > 1 else answers[0]
+
+    import time
+
+    booted = systemd.wait_for_boot(shell, timeout_s=60, started=time.monotonic(), poll_s=0)
+    assert booted.state == "running" and booted.ok and answers == ["running\n@@bakery@@ jobs\n"]  # polled past the job
+
+    queued = ["running\n@@bakery@@ jobs\n7 ssh.service restart waiting\n"]
+    stuck = systemd.wait_for_boot(lambda script: queued[0], timeout_s=0.2, started=time.monotonic(), poll_s=0.05)
+    assert stuck.state == "timeout" and stuck.pending_units == ("ssh.service",) and not stuck.ok
+    assert "still starting: ssh.service" in stuck.describe()
 
 
 def test_restart_counts_are_read_per_block_whatever_the_property_order():
