@@ -17,7 +17,12 @@ class Plan(Result):
         return [e.as_dict() for e in self.entries]
 
     def render(self, out, err):
+        from bakery import plan
+
         for entry in self.entries:
+            if entry.status == plan.WOULD_REVERIFY:  # `api-service: would re-verify: suite changed (…)`
+                line(out, f"{entry.service}: {entry.status}: {', '.join(entry.changes)} ({entry.fingerprint[:12]})")
+                continue
             line(out, f"{entry.service}: {entry.status} ({entry.fingerprint[:12]})")
             for change in entry.changes:
                 line(out, f"    {change}")

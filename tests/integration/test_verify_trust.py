@@ -131,6 +131,8 @@ def test_a_suite_edit_makes_the_verdict_stale_and_build_verifies_again(cli, shar
     plan = cli("-C", shared_project, "plan", "tiny", "--json")
     assert plan.rc == ExitStatus.WOULD_CHANGE
     assert plan.json()[0]["status"] == "would re-verify" and plan.json()[0]["changes"] == ["suite changed"]
+    said = cli("-C", shared_project, "plan", "tiny")
+    assert said.rc == ExitStatus.WOULD_CHANGE and said.out.startswith("tiny: would re-verify: suite changed (")
     rebuilt = cli("-C", shared_project, "build", "tiny")
     assert rebuilt.rc == ExitStatus.VERIFY_FAILED, rebuilt.err  # not "already verified"
     assert "verifying again: stale (suite changed" in rebuilt.err and "test_added_check_fails" in rebuilt.err
