@@ -46,6 +46,7 @@ class BuildContext:
     image: ImageRecord | None = None
     reused: bool = False
     layers_reused: int = 0
+    layers_from: str = ""  # build.cache: registry: the registry layer the bake started from
     failure: TaskEvent | None = None
     events: EventReader | None = None
     secrets: dict[str, str] = field(default_factory=dict)
@@ -70,6 +71,7 @@ class BuildResult:
     verdict: str  # passed, failed, unverified or stale
     stages: list[str]
     source: str = ""  # reused from the registry: the reference by digest
+    layers_from: str = ""  # the role layer pulled from the registry that the bake started from
     ansible_strategy: str = ""  # linear or mitogen: what the bake runs (after any fall back)
 
     def as_dict(self) -> dict:
@@ -218,8 +220,14 @@ def _layer_fetcher(ctx: BuildContext, steps: list[layers.LayerStep]):
     from bakery.registry_layers import fetch_layer
 
     registry = require_registry(ctx.project, ctx.options.registry)
-    last = steps[-1]  # the image itself, keyed by its project: never another machine's
-    return lambda step: step is not last and fetch_layer(ctx.project, registry, step, ctx.reporter.info)
+
+    def fetch(step: layers.LayerStep) -> bool:
+        if step is steps[-1]:  # the image itself, keyed by its project: never another machine's
+            return False
+        ctx.layers_from = fetch_layer(ctx.project, registry, step, ctx.reporter.info) or ""
+        return bool(ctx.layers_from)
+
+    return fetch
 
 
 def stage_verify(ctx: BuildContext) -> None:
@@ -352,6 +360,7 @@ def _result(ctx: BuildContext, stages: list[str]) -> BuildResult:
         reused=ctx.reused,
         layers_reused=ctx.layers_reused,
         source=ctx.source,
+        layers_from=ctx.layers_from,
         ansible_strategy=ctx.strategy.name if ctx.strategy else "",
         verdict=ctx.verdict,
         stages=stages,

@@ -42,22 +42,22 @@ def layer_predicate(labels: dict[str, str], tag: str, image_ref: str) -> dict:
             "image": image_ref, "bakery_version": __version__}
 
 
-def fetch_layer(project: Project, registry: Registry, step: layers.LayerStep, log) -> bool:
+def fetch_layer(project: Project, registry: Registry, step: layers.LayerStep, log) -> str | None:
     """Pull the step's layer from the registry to its local tag, when it is there and may be used
-    (True: pulled); why not in log when it is there but may not."""
+    (the reference by digest it was pulled from); why not in log when it is there but may not."""
     repository = registry.layer_repository(step.role)
     tag = f"{repository}:{step.key[:24]}"
     digest = registry.digest_of(tag)
     if digest is None:
-        return False
+        return None
     try:
         check_layer(project, registry, repository, digest, step)
     except GateRefused as refused:
         log(f"not using layer {tag}: {refused.one_line()}")
-        return False
+        return None
     registry.pull(f"{repository}@{digest}", step.ref)
     log(f"layer {step.index + 1:02d} ({step.role}) from {registry.url}: {tag}")
-    return True
+    return f"{repository}@{digest}"
 
 
 def check_layer(project: Project, registry: Registry, repository: str, digest: str, step: layers.LayerStep) -> None:

@@ -82,6 +82,7 @@ def test_a_one_role_edit_on_a_fresh_machine_bakes_one_role(cli, registry, machin
     result = baked.json()
     assert f"layer 01 (static_file) from {url}" in baked.err
     assert result["layers_reused"] == 1 and result["verdict"] == "passed"
+    assert result["layers_from"].startswith(f"{published['layers'][0].rsplit(':', 1)[0]}@sha256:")
     assert roles_run(result["run_dir"]) == {"cleanup", "bakery_seal"}
     labels = image_labels(result["image"])
     assert labels["bakery.run-id.00"] == first_layer["bakery.run-id.00"] != result["run_id"]  # a baked it
@@ -103,7 +104,9 @@ def test_a_one_role_edit_on_a_fresh_machine_bakes_one_role(cli, registry, machin
                    capture_output=True)
     use(c)
     tampered = ok(cli("-C", c.project, "build", "stack", "--no-verify", "--json"))
-    assert tampered.json()["layers_reused"] == 0 and roles_run(tampered.json()["run_dir"]) >= {"static_file", "cleanup"}
+    rebaked = tampered.json()
+    assert rebaked["layers_reused"] == 0 and rebaked["layers_from"] == ""
+    assert roles_run(rebaked["run_dir"]) >= {"static_file", "cleanup"}
     assert f"not using layer {published['layers'][0]}" in tampered.err and "has no attestation" in tampered.err
 
 
@@ -124,5 +127,5 @@ def untrusted_or_other_canary_key(machine, use, url, layer_ref, layer_key, a_pub
         d.configure(url, trust)
         project = load_project(d.project)
         said: list[str] = []
-        assert not fetch_layer(project, registry_for(project), step, said.append)
+        assert fetch_layer(project, registry_for(project), step, said.append) is None
         assert len(said) == 1 and layer_ref in said[0] and why in said[0], said
