@@ -19,6 +19,8 @@ def push_layers(project: Project, registry: Registry, labels: dict[str, str], im
     """Push the role layers an image was baked on (its layer chain, the image itself aside), each tagged by
     its layer key, with its attestation; the references pushed."""
     chain = [k for k in labels.get(layers.LABEL_CHAIN, "").split(",") if k][:-1]
+    if not chain:  # baked in one piece (--no-layers, a play that cannot be split, the aws target)
+        return []
     local = {tag.rsplit(":", 1)[1]: (tag, layer_labels) for tag, layer_labels in layers.layer_tags()}
     signing_key = keys.project_signing_key(project)
     pushed = []
