@@ -46,12 +46,14 @@ class BuildContext:
     image: ImageRecord | None = None
     reused: bool = False
     layers_reused: int = 0
+    layers_from: str = ""  # build.cache: registry: the registry layer the bake started from
     failure: TaskEvent | None = None
     events: EventReader | None = None
     secrets: dict[str, str] = field(default_factory=dict)
     verdict: str = catalog.UNVERIFIED
     source: str = ""  # the registry reference the image was reused from
     strategy: Strategy | None = None  # the Ansible strategy the bake runs
+    canary_key: canary.CanaryKey | None = None  # the key this run's canary derives from
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,7 @@ class BuildResult:
     verdict: str  # passed, failed, unverified or stale
     stages: list[str]
     source: str = ""  # reused from the registry: the reference by digest
+    layers_from: str = ""  # the role layer pulled from the registry that the bake started from
     ansible_strategy: str = ""  # linear or mitogen: what the bake runs (after any fall back)
 
     def as_dict(self) -> dict:
@@ -84,10 +87,14 @@ def build_service(project: Project, service_name: str, target_name: str, options
     if "verify" in [s.name for s in stages]:
         suite_for(project, service_name)
     secrets = canary.secret_vars(project, service_name)
+    if project.build.cache == "registry":
+        from bakery.registry import require_registry
+
+        require_registry(project, options.registry)
     target.ensure_prerequisites()
     run = RunDir.create(project.state_dir(), "build")
     ctx = BuildContext(project, service_name, target, playbook, run, reporter, options, secrets=secrets,
-                       events=EventReader(run.events_dir))
+                       events=EventReader(run.events_dir), canary_key=canary.canary_key(project))
     names = [s.name for s in stages]
     try:
         with locks.held(project.state_dir(), f"service-{service_name}", reporter.info, run.run_id):
@@ -125,7 +132,7 @@ def stage_bake(ctx: BuildContext) -> None:
     existing = ctx.target.find_image(ctx.service_name, ctx.fingerprint.digest)
     if existing is not None and not ctx.options.force:
         verdict = verdict_of(ctx.project, existing, ctx.target)
-        if verdict.passed or canary.all_here(existing.labels):
+        if verdict.passed or canary.all_here(ctx.project, existing.labels):
             ctx.image, ctx.reused, ctx.verdict = existing, True, verdict.status
             ctx.reporter.info(f"up to date: {existing.ref} has the same fingerprint ({verdict.describe()};"
                               " --force rebakes)")
@@ -184,9 +191,9 @@ def _reused_from_registry(ctx: BuildContext) -> bool:
 def bake_in_layers(ctx: BuildContext, steps: list[layers.LayerStep], extra_vars: Path) -> dict:
     def bake_run(todo: list[layers.LayerStep], parent_ref: str) -> str:
         def labels_of(step: layers.LayerStep) -> dict[str, str]:
-            # a layer names this run (for its canary) for itself and every layer of the run below it
-            runs = {f"{canary.RUN_LABEL}.{s.index:02d}": ctx.run.run_id for s in todo if s.index <= step.index}
-            return {**layers.layer_labels(steps, step), **runs}
+            # a layer names this run and its canary key for itself and every layer of the run below it
+            runs = [canary.run_labels(ctx.canary_key, ctx.run.run_id, s.index) for s in todo if s.index <= step.index]
+            return {**layers.layer_labels(steps, step), **{k: v for labels in runs for k, v in labels.items()}}
 
         def commit_argv(step: layers.LayerStep) -> list[str]:
             return ctx.target.layer_commit_argv(ctx.run, step.ref, labels_of(step))
@@ -198,9 +205,29 @@ def bake_in_layers(ctx: BuildContext, steps: list[layers.LayerStep], extra_vars:
         return run_packer(ctx, job, extra_vars)["artifact_id"]
 
     image_id, reused = layers.bake_layers(steps, ctx.base.ref, bake_run, ctx.reporter.info,
-                                          use_cache=not ctx.options.force, usable=canary.all_here)
+                                          use_cache=not ctx.options.force,
+                                          usable=lambda labels: canary.all_here(ctx.project, labels),
+                                          fetch=_layer_fetcher(ctx, steps))
     ctx.layers_reused = reused
     return {"artifact_id": image_id}
+
+
+def _layer_fetcher(ctx: BuildContext, steps: list[layers.LayerStep]):
+    """With build.cache: registry, a function that brings a role layer from the registry (True: it is here now)."""
+    if ctx.project.build.cache != "registry" or ctx.options.force:
+        return None
+    from bakery.registry import require_registry
+    from bakery.registry_layers import fetch_layer
+
+    registry = require_registry(ctx.project, ctx.options.registry)
+
+    def fetch(step: layers.LayerStep) -> bool:
+        if step is steps[-1]:  # the image itself, keyed by its project: never another machine's
+            return False
+        ctx.layers_from = fetch_layer(ctx.project, registry, step, ctx.reporter.info) or ""
+        return bool(ctx.layers_from)
+
+    return fetch
 
 
 def stage_verify(ctx: BuildContext) -> None:
@@ -275,7 +302,7 @@ def playbook_extra_vars(ctx: BuildContext) -> dict:
         **service.variables,
         **ctx.secrets,
         **app,
-        canary.CANARY_VAR: canary.new_canary(ctx.run.run_id),
+        canary.CANARY_VAR: ctx.canary_key.canary(ctx.run.run_id),
         "bakery_service": ctx.service_name,
         "bakery_fingerprint": ctx.fingerprint.digest,
         "bakery_run_id": ctx.run.run_id,
@@ -306,7 +333,7 @@ def image_labels(ctx: BuildContext) -> dict[str, str]:
         "bakery.roles": ",".join(ctx.playbook.roles),
         "bakery.build-time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "bakery.version": __version__,
-        "bakery.run-id": ctx.run.run_id,
+        **canary.run_labels(ctx.canary_key, ctx.run.run_id),
         "bakery.project": ctx.project.identity,
     }
 
@@ -333,6 +360,7 @@ def _result(ctx: BuildContext, stages: list[str]) -> BuildResult:
         reused=ctx.reused,
         layers_reused=ctx.layers_reused,
         source=ctx.source,
+        layers_from=ctx.layers_from,
         ansible_strategy=ctx.strategy.name if ctx.strategy else "",
         verdict=ctx.verdict,
         stages=stages,

@@ -199,6 +199,10 @@ class BuildSettings(Strict):
     local_connection: Literal["auto", "packer-proxy"] = Field(
         "auto", description="how Ansible reaches the local build container: auto (its sshd over podman exec when "
                             "the base has /usr/sbin/sshd, else Packer's SSH proxy) or packer-proxy (always the proxy)")
+    cache: Literal["local", "registry"] = Field(
+        "local", description="where role layers are reused from: local (this machine's store) or registry (also"
+        " the role layers `bakery publish` pushed to the registry, when signed by a trusted key and baked with the"
+        " signing key this machine uses; needs registry.url, BAKERY_REGISTRY or --registry)")
     ansible_strategy: Literal["linear", "mitogen"] = Field(
         "linear", description="Ansible strategy of bakes and role tests: linear (Ansible's own) or mitogen (Mitogen"
         " for Ansible: fewer round trips per task; on an ansible-core it does not support, bakes run linear and say"

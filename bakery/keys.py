@@ -84,6 +84,12 @@ def signing_key(configured: Path | None = None) -> Ed25519PrivateKey:
     return machine_key()
 
 
+def project_signing_key(project) -> Ed25519PrivateKey:
+    """The key a project signs attestations (and derives bake canaries) with: BAKERY_SIGNING_KEY, else
+    its signing.key, else this machine's."""
+    return signing_key(project.path(project.signing.key) if project.signing.key else None)
+
+
 def machine_key() -> Ed25519PrivateKey:
     directory = keys_dir()
     private = directory / PRIVATE_NAME

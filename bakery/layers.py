@@ -157,23 +157,19 @@ def _mentions(role_dirs: tuple[Path, ...], word: str) -> bool:
 
 def bake_layers(steps: list[LayerStep], base_ref: str, bake_run: Callable[[list[LayerStep], str], str],
                 log: Callable[[str], None], *, use_cache: bool = True,
-                usable: Callable[[dict[str, str]], bool] = lambda _labels: True) -> tuple[str, int]:
-    """Reuse the cached layers up to the first one that is not; bake that one and the rest in
-    one run (bake_run(steps, parent ref) commits each and returns the last one's image id).
+                usable: Callable[[dict[str, str]], bool] = lambda _labels: True,
+                fetch: Callable[[LayerStep], bool] | None = None) -> tuple[str, int]:
+    """Start from the deepest usable cached layer; bake the layers above it in one run
+    (bake_run(steps, parent ref) commits each and returns the last one's image id).
 
-    Returns (final image id, layers reused). Without use_cache every step is baked. A cached
-    layer counts only when usable(its labels) is true.
+    A layer's key holds its parent's, so a layer holds every layer below it. A cached layer counts
+    only when usable(its labels) is true. fetch(step), when given, may bring a layer deeper than
+    any usable cached one from elsewhere (the registry) into the store under step.ref.
+    Returns (final image id, layers reused). Without use_cache every step is baked.
     """
-    parent_ref, image_id, reused = base_ref, "", 0
-    for step in steps if use_cache else []:
-        cached = podman.find_image(step.ref)
-        if cached is not None and not usable(podman.image_labels(cached)):
-            log(f"layer {step.index + 1}/{len(steps)} {step.role}: cached layer not usable, rebaking it and the rest")
-            break
-        if cached is None:
-            break
-        image_id, reused, parent_ref = cached["Id"], reused + 1, step.ref
-        log(f"layer {step.index + 1}/{len(steps)} {step.role}: cached ({step.ref})")
+    reused = _deepest_reusable(steps, log, usable, fetch) if use_cache else 0
+    parent_ref = steps[reused - 1].ref if reused else base_ref
+    image_id = podman.find_image(parent_ref)["Id"] if reused else ""
     rest = steps[reused:]
     if rest:
         log(f"layers {rest[0].index + 1}-{len(steps)}/{len(steps)}: baking {', '.join(s.role for s in rest)} "
@@ -181,6 +177,26 @@ def bake_layers(steps: list[LayerStep], base_ref: str, bake_run: Callable[[list[
         image_id = bake_run(rest, parent_ref)
         podman.tag(image_id, rest[-1].ref)
     return image_id, reused
+
+
+def _deepest_reusable(steps: list[LayerStep], log: Callable[[str], None], usable: Callable[[dict[str, str]], bool],
+                      fetch: Callable[[LayerStep], bool] | None) -> int:
+    """How many steps need no bake: up to the deepest usable cached layer, or a deeper one fetch brings."""
+    here, refused = 0, False
+    for step in reversed(steps):
+        cached = podman.find_image(step.ref)
+        if cached is not None and usable(podman.image_labels(cached)):
+            here = step.index + 1
+            break
+        if cached is not None and not refused:
+            log(f"layer {step.index + 1}/{len(steps)} {step.role}: cached layer not usable, rebaking it")
+            refused = True
+    for step in reversed(steps[here:] if fetch else []):
+        if fetch(step):
+            return step.index + 1
+    if here:
+        log(f"layers 1-{here}/{len(steps)}: cached (up to {steps[here - 1].ref})")
+    return here
 
 
 def write_run_playbook(steps: list[LayerStep], path: Path, commit_argv: Callable[[LayerStep], list[str]]) -> Path:

@@ -4,7 +4,9 @@ Tag convention in REGISTRY_URL (HOST[:PORT]/PATH):
 - `URL/SERVICE:<12-hex fingerprint>`: a published image;
 - `URL/SERVICE:sha256-<manifest digest hex>.att`: its attestation, an OCI artifact whose one layer
   is the DSSE envelope (bakery/attestation.py) of an in-toto Statement about that digest;
-- `URL/bakery-base/NAME:<12-hex base input fingerprint>`: a base image.
+- `URL/bakery-base/NAME:<12-hex base input fingerprint>`: a base image;
+- `URL/bakery-layer/ROLE:<24-hex layer key>`: a role layer (as `localhost/bakery-layer/ROLE:<key>` locally),
+  with its attestation at `URL/bakery-layer/ROLE:sha256-<manifest digest hex>.att`.
 Every copy goes through skopeo (bakery/proc.py); credentials come from the containers auth file
 that `podman login` writes, as skopeo reads it by default.
 """
@@ -23,6 +25,7 @@ from bakery.errors import ConfigError, GateRefused
 
 REGISTRY_ENV = "BAKERY_REGISTRY"
 BASE_REPOSITORY = "bakery-base"
+LAYER_REPOSITORY = "bakery-layer"
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
 _NOT_FOUND = ("manifest unknown", "not found", "name unknown")
@@ -44,6 +47,9 @@ class Registry:
     def base_repository(self, name: str) -> str:
         return f"{self.url}/{BASE_REPOSITORY}/{name}"
 
+    def layer_repository(self, role: str) -> str:
+        return f"{self.url}/{LAYER_REPOSITORY}/{role.lower()}"
+
     def flags(self, side: str = "") -> list[str]:
         """skopeo's TLS options; side is '', 'src-' or 'dest-'."""
         cert = [f"--{side}cert-dir={self.cert_dir}"] if self.cert_dir else []
@@ -63,6 +69,12 @@ class Registry:
     def digest_of(self, ref: str) -> str | None:
         raw = self.manifest(ref)
         return None if raw is None else "sha256:" + hashlib.sha256(raw).hexdigest()
+
+    def labels(self, ref: str) -> dict[str, str]:
+        """The labels of the image at ref (REPO@DIGEST), read from its config without pulling it."""
+        result = proc.run(["skopeo", "inspect", "--config", "--retry-times=2", *self.flags(), f"docker://{ref}"],
+                          timeout=120)
+        return json.loads(result.stdout).get("config", {}).get("Labels") or {}
 
     def push(self, local_ref: str, ref: str) -> str:
         """Copy a local image to ref; the pushed manifest's digest."""
@@ -137,22 +149,29 @@ def split_digest_ref(ref: str) -> tuple[str, str]:
 
 
 def attested(registry: Registry, repository: str, digest: str, trusted: list) -> dict:
-    """The statement attesting repository@digest, checked: signed by a trusted key, about this very digest.
-    GateRefused naming the reason otherwise."""
+    """The statement attesting repository@digest, checked: signed by a trusted key, about this very digest,
+    with a passed verdict. GateRefused naming the reason otherwise."""
+    statement = attested_statement(registry, repository, digest, trusted, attestation.PREDICATE_TYPE)
+    verdict = statement["predicate"]["record"]["verdict"]
+    if verdict.get("verdict") != "passed":
+        raise GateRefused(f"{repository}@{digest[:19]}: the attested verdict is {verdict.get('verdict')}, not passed")
+    return statement
+
+
+def attested_statement(registry: Registry, repository: str, digest: str, trusted: list, predicate_type: str) -> dict:
+    """The statement of predicate_type attesting repository@digest: signed by a trusted key, about this very
+    digest. GateRefused naming the reason otherwise."""
     where = f"{repository}@{digest[:19]}"
     envelope = registry.fetch_artifact(f"{repository}:{attestation_tag(digest)}")
     if envelope is None:
         raise GateRefused(f"{where} has no attestation (no tag {attestation_tag(digest)[:24]}...)",
                           hint="publish it with `bakery publish`")
-    opened = attestation.open_envelope(envelope, trusted)
+    opened = attestation.open_envelope(envelope, trusted, predicate_type)
     if opened.statement is None:
         raise GateRefused(f"{where}: {opened.problem}", hint="add the signer's public key to trust.keys if you trust it")
     if opened.subject_digest != digest:
         raise GateRefused(f"{where}: the attestation names another digest ({opened.subject_digest[:19]})",
                           hint="the tag was overwritten; publish the image again")
-    verdict = opened.statement["predicate"]["record"]["verdict"]
-    if verdict.get("verdict") != "passed":
-        raise GateRefused(f"{where}: the attested verdict is {verdict.get('verdict')}, not passed")
     return opened.statement
 
 

@@ -11,6 +11,7 @@ from bakery import __version__, attestation, catalog, keys, proc
 from bakery.config import Project
 from bakery.errors import GateRefused
 from bakery.registry import Registry, attestation_tag, attested
+from bakery.registry_layers import push_layers
 from bakery.targets import ImageRecord, Target
 from bakery.verify import trusted_keys, verdict_of
 
@@ -23,6 +24,7 @@ class Published:
     tag: str  # REPO:<12-hex fingerprint>
     attestation: str  # REPO:sha256-<hex>.att
     base: str | None  # the base as pushed, or None
+    layers: list[str]  # the role layers pushed, URL/bakery-layer/ROLE:<layer key>
 
 
 @dataclass(frozen=True)
@@ -32,7 +34,7 @@ class Adopted:
 
 
 def publish_image(project: Project, registry: Registry, target: Target, image: ImageRecord) -> Published:
-    """Push a verified image (tagged with its fingerprint), its base, and its signed attestation."""
+    """Push a verified image (tagged with its fingerprint), its base, its role layers, and the signed attestations."""
     state = verdict_of(project, image, target)
     if not state.passed:
         raise GateRefused(f"{image.ref} is {state.describe()}: only a verified image is published",
@@ -42,10 +44,11 @@ def publish_image(project: Project, registry: Registry, target: Target, image: I
     tag = f"{repository}:{image.fingerprint[:12]}"
     digest = registry.push(image.ref, tag)
     statement = attestation.statement(repository, digest, predicate(project, image))
-    envelope = attestation.envelope(statement, keys.signing_key(signing_path(project)))
+    envelope = attestation.envelope(statement, keys.project_signing_key(project))
     att_ref = f"{repository}:{attestation_tag(digest)}"
     registry.push_artifact(att_ref, envelope, attestation.ENVELOPE_MEDIA_TYPE)
-    return Published(image.service, f"{repository}@{digest}", digest, tag, att_ref, base)
+    pushed_layers = push_layers(project, registry, image.labels, f"{repository}@{digest}")
+    return Published(image.service, f"{repository}@{digest}", digest, tag, att_ref, base, pushed_layers)
 
 
 def publish_base(project: Project, registry: Registry, target: Target, service: str) -> str | None:
@@ -78,10 +81,6 @@ def predicate(project: Project, image: ImageRecord) -> dict:
 def git_commit(project: Project) -> str:
     result = proc.run(["git", "-C", str(project.root), "rev-parse", "HEAD"], check=False, timeout=30)
     return result.stdout.strip() if result.ok else ""
-
-
-def signing_path(project: Project):
-    return project.path(project.signing.key) if project.signing.key else None
 
 
 def adopt(project: Project, registry: Registry, target: Target, repository: str, digest: str,

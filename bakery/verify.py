@@ -152,13 +152,14 @@ def check_image_hygiene(project: Project, service: str, image: ImageRecord, targ
     waivers = {w.check: w.reason for w in project.service(service).verify.waivers}
     runs = canary.bake_runs(image.labels)
     build_runs = [project.state_dir() / "runs" / run_id for run_id in runs]
-    secrets = canary.secrets_for(project, service, runs)
+    secrets = canary.secrets_for(project, service, image.labels)
     if instance is not None:
         results = target.instance_hygiene(image, instance, waivers, secrets, build_runs)
     else:
         with target.image_root(image) as root:
             results = run_hygiene(root, waivers, secrets, build_runs)
-    return [unknown_canaries(r, runs) if r.check == CANARY_CHECK else r for r in results]
+    missing = canary.missing_canaries(project, image.labels) if runs else ["(the image names no bake run)"]
+    return [unknown_canaries(r, missing) if r.check == CANARY_CHECK else r for r in results]
 
 
 @contextlib.contextmanager
@@ -201,12 +202,12 @@ def contents_not_examined(project: Project, service: str, target: Target) -> tup
     return {"skipped": why, "files": []}, gate
 
 
-def unknown_canaries(result: HygieneResult, runs: list[str]) -> HygieneResult:
-    """A bake whose canary is not on this machine cannot be shown not to leak it: fail closed."""
-    missing = canary.missing_canaries(runs) if runs else ["(the image names no bake run)"]
+def unknown_canaries(result: HygieneResult, missing: list[str]) -> HygieneResult:
+    """A bake whose canary this machine cannot know cannot be shown not to leak it: fail closed."""
     if not missing:
         return result
-    unknown = tuple(f"canary of bake run {run_id} is not on this machine (rebake here: --force)" for run_id in missing)
+    unknown = tuple(f"canary of bake run {run_id} is not on this machine (derived from another signing key, or"
+                    " kept by the machine that baked it; rebake here: --force)" for run_id in missing)
     return dataclasses.replace(result, passed=False, findings=result.findings + unknown)
 
 

@@ -1,4 +1,4 @@
-"""`bakery publish SERVICE`: push a verified image, its base and a signed attestation to the registry."""
+"""`bakery publish SERVICE`: push a verified image, its base, its role layers and signed attestations to the registry."""
 
 from __future__ import annotations
 
@@ -18,6 +18,8 @@ class PublishedResult(Result):
     def render(self, out, err):
         p = self.published
         line(err, f"published: {p.tag} with its attestation {p.attestation}" + (f"; base {p.base}" if p.base else ""))
+        if p.layers:
+            line(err, f"role layers: {', '.join(p.layers)}")
         line(out, p.image)
 
 

@@ -151,31 +151,36 @@ def test_canary_leak_is_caught(cli, shared_project):
     assert podman_json("images", "--filter", f"id={image_id}") == []
 
 
-def test_image_whose_canary_is_not_on_this_machine_fails_closed(cli, shared_project):
-    """Without the bake's canary nothing shows it did not leak: the check fails, naming the run."""
-    from bakery import canary
+def test_image_whose_canary_is_not_on_this_machine_fails_closed(cli, shared_project, tmp_path, monkeypatch):
+    """An image baked with another signing key (another machine): nothing here can know its bakes'
+    canaries, so nothing shows they did not leak: the check fails, naming the run."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+    from bakery import canary
+    from bakery.config import load_project
+
+    other_key = tmp_path / "other.pem"
+    other_key.write_bytes(Ed25519PrivateKey.generate().private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    monkeypatch.setenv("BAKERY_SIGNING_KEY", str(other_key))
     assert build(cli, shared_project, "tiny", "--force", "--no-verify").rc == 0
+    monkeypatch.delenv("BAKERY_SIGNING_KEY")
+    project = load_project(shared_project)
     image = cli("-C", shared_project, "images", "tiny", "--json").json()[0]["image"]
     labels = image_labels(image)
     runs = canary.bake_runs(labels)
-    assert any(key.startswith("bakery.run-id.") for key in labels), labels  # one per role layer
-    assert runs and canary.missing_canaries(runs) == []
-    aside = {run_id: (canary.canary_dir() / run_id).read_bytes() for run_id in runs}
-    for run_id in runs:
-        (canary.canary_dir() / run_id).unlink()
-    try:
-        result = cli("-C", shared_project, "verify", "tiny", "--image", image)
-        rebuilt = build(cli, shared_project, "tiny", "--no-verify")  # not worth reusing: it is rebaked
-    finally:
-        for run_id, value in aside.items():
-            (canary.canary_dir() / run_id).write_bytes(value)
+    assert any(key.startswith("bakery.canary-key.") for key in labels), labels  # one per role layer
+    assert runs and canary.missing_canaries(project, labels) == runs
+    assert not any(canary.canary_key(project).canary(r) in json.dumps(labels) for r in runs)  # never in clear
+    result = cli("-C", shared_project, "verify", "tiny", "--image", image)
+    rebuilt = build(cli, shared_project, "tiny", "--no-verify")  # not worth reusing: it is rebaked
     assert result.rc == ExitStatus.VERIFY_FAILED, result.err
     assert f"canary of bake run {runs[0]} is not on this machine" in result.err
     assert rebuilt.rc == 0, rebuilt.err
     assert "rebaking:" in rebuilt.err and "cached layer not usable" in rebuilt.err
     assert not set(canary.bake_runs(image_labels(image))) & set(runs)  # every layer baked again, by a new run
-    assert canary.all_here(image_labels(image))
+    assert canary.all_here(project, image_labels(image))
     tag = image.rsplit(":", 1)[1]  # the 12 hex digits `bakery images` prints
     assert cli("-C", shared_project, "verify", "tiny", "--image", tag).rc == 0
 

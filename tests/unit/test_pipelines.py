@@ -30,7 +30,7 @@ def test_gitlab_pipeline():
     assert jobs["bake"]["trigger"]["strategy"] == "depend"
     assert_deploys_reuse_and_bring_environments_up(jobs, lambda job: commands(job["script"]),
                                                    (REPO / ".gitlab-ci.yml").read_text())
-    # bakery's state (verdicts, deployment records, canaries) reaches the later jobs
+    # bakery's state (verdicts, deployment records, the machine key) reaches the later jobs
     assert pipeline["default"]["artifacts"]["paths"] == [".bakery/"]
     assert pipeline["variables"]["XDG_STATE_HOME"].endswith("/.bakery/state")
 

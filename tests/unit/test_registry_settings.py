@@ -3,7 +3,7 @@
 import pytest
 
 from bakery.config import parse_project
-from bakery.errors import ConfigError
+from bakery.errors import ConfigError, ExitStatus
 from bakery.registry import REGISTRY_ENV, attestation_tag, registry_for, split_digest_ref
 
 BASE = """
@@ -40,3 +40,14 @@ def test_deploy_references_must_be_by_digest():
     with pytest.raises(ConfigError, match="not a reference by digest"):
         split_digest_ref("reg.example/team/web:abc123")
     assert attestation_tag(DIGEST) == "sha256-" + "a" * 64 + ".att"
+
+
+def test_a_registry_layer_cache_without_a_registry_stops_the_build_before_it_starts(cli, fixture_project, monkeypatch):
+    import yaml
+
+    monkeypatch.delenv(REGISTRY_ENV, raising=False)
+    config = fixture_project / "bakery.yml"
+    config.write_text(yaml.safe_dump({**yaml.safe_load(config.read_text()), "build": {"cache": "registry"}}))
+    result = cli("-C", fixture_project, "build", "tiny")
+    assert result.rc == ExitStatus.CONFIG and "no registry is set" in result.err
+    assert not (fixture_project / ".bakery" / "runs").exists()
