@@ -87,7 +87,9 @@ def build_service(project: Project, service_name: str, target_name: str, options
     if "verify" in [s.name for s in stages]:
         suite_for(project, service_name)
     secrets = canary.secret_vars(project, service_name)
-    if project.build.cache == "registry":
+    from bakery.registry import layer_cache
+
+    if layer_cache(project) == "registry":
         from bakery.registry import require_registry
 
         require_registry(project, options.registry)
@@ -214,9 +216,10 @@ def bake_in_layers(ctx: BuildContext, steps: list[layers.LayerStep], extra_vars:
 
 def _layer_fetcher(ctx: BuildContext, steps: list[layers.LayerStep]):
     """With build.cache: registry, a function that brings a role layer from the registry (True: it is here now)."""
-    if ctx.project.build.cache != "registry" or ctx.options.force:
+    from bakery.registry import layer_cache, require_registry
+
+    if layer_cache(ctx.project) != "registry" or ctx.options.force:
         return None
-    from bakery.registry import require_registry
     from bakery.registry_layers import fetch_layer
 
     registry = require_registry(ctx.project, ctx.options.registry)

@@ -202,7 +202,8 @@ class BuildSettings(Strict):
     cache: Literal["local", "registry"] = Field(
         "local", description="where role layers are reused from: local (this machine's store) or registry (also"
         " the role layers `bakery publish` pushed to the registry, when signed by a trusted key and baked with the"
-        " signing key this machine uses; needs registry.url, BAKERY_REGISTRY or --registry)")
+        " signing key this machine uses; needs registry.url, BAKERY_REGISTRY or --registry); BAKERY_BUILD_CACHE"
+        " overrides it")
     ansible_strategy: Literal["linear", "mitogen"] = Field(
         "linear", description="Ansible strategy of bakes and role tests: linear (Ansible's own) or mitogen (Mitogen"
         " for Ansible: fewer round trips per task; on an ansible-core it does not support, bakes run linear and say"

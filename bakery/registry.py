@@ -24,6 +24,7 @@ from bakery import attestation, proc
 from bakery.errors import ConfigError, GateRefused
 
 REGISTRY_ENV = "BAKERY_REGISTRY"
+CACHE_ENV = "BAKERY_BUILD_CACHE"  # overrides build.cache (local | registry), e.g. in CI only
 BASE_REPOSITORY = "bakery-base"
 LAYER_REPOSITORY = "bakery-layer"
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -115,6 +116,14 @@ class Registry:
             index = json.loads((layout / "index.json").read_text())
             manifest = json.loads(_blob_path(layout, index["manifests"][0]["digest"]).read_bytes())
             return _blob_path(layout, manifest["layers"][0]["digest"]).read_bytes()
+
+
+def layer_cache(project) -> str:
+    """Where role layers are reused from: BAKERY_BUILD_CACHE, else build.cache in bakery.yml."""
+    chosen = os.environ.get(CACHE_ENV) or project.build.cache
+    if chosen not in ("local", "registry"):
+        raise ConfigError(f"{CACHE_ENV}={chosen!r} is not a layer cache", hint="set it to local or registry, or unset it")
+    return chosen
 
 
 def registry_for(project, override: str | None = None) -> Registry | None:

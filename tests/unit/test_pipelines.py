@@ -33,6 +33,7 @@ def test_gitlab_pipeline():
     # bakery's state (verdicts, deployment records, the machine key) reaches the later jobs
     assert pipeline["default"]["artifacts"]["paths"] == [".bakery/"]
     assert pipeline["variables"]["XDG_STATE_HOME"].endswith("/.bakery/state")
+    assert pipeline["variables"]["BAKERY_BUILD_CACHE"] == "registry"  # role layers travel between runners
 
 
 def test_github_workflow():
@@ -42,6 +43,7 @@ def test_github_workflow():
     for previous, name in zip(STAGES, STAGES[1:]):
         assert jobs[name]["needs"] == previous
     assert jobs["deploy-prod"]["environment"] == "prod"
+    assert workflow["env"]["BAKERY_BUILD_CACHE"] == "registry" and workflow["env"]["BAKERY_SIGNING_KEY"]
     for job in jobs.values():
         runs = [step["run"] for step in job["steps"] if "run" in step]
         assert runs and all(line.startswith("./run ") for line in commands(runs))

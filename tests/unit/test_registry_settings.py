@@ -51,3 +51,15 @@ def test_a_registry_layer_cache_without_a_registry_stops_the_build_before_it_sta
     result = cli("-C", fixture_project, "build", "tiny")
     assert result.rc == ExitStatus.CONFIG and "no registry is set" in result.err
     assert not (fixture_project / ".bakery" / "runs").exists()
+
+
+def test_bakery_build_cache_overrides_build_cache_and_is_checked(cli, fixture_project, monkeypatch):
+    monkeypatch.delenv(REGISTRY_ENV, raising=False)
+    monkeypatch.setenv("BAKERY_BUILD_CACHE", "registry")  # as the example pipelines set it
+    result = cli("-C", fixture_project, "build", "tiny")
+    assert result.rc == ExitStatus.CONFIG and "no registry is set" in result.err
+    monkeypatch.setenv("BAKERY_BUILD_CACHE", "remote")
+    result = cli("-C", fixture_project, "build", "tiny")
+    assert result.rc == ExitStatus.CONFIG
+    assert "BAKERY_BUILD_CACHE='remote' is not a layer cache (set it to local or registry, or unset it)" in result.err
+    assert not (fixture_project / ".bakery" / "runs").exists()
