@@ -29,6 +29,7 @@ LAYER_REPOSITORY = "localhost/bakery-layer"
 LABEL_KEY = "bakery.layer-key"
 LABEL_CHAIN = "bakery.layer-chain"
 VOLATILE_VARS = ("bakery_fingerprint", "bakery_app_src", "bakery_run_id", "bakery_canary")
+PINNING_VARS = ("bakery_fingerprint", "bakery_run_id", "bakery_canary")  # their value is new with every image
 # The service's playbook file is not among them: each layer's key holds its own one-role play
 # (settings and role entry, without the play's name), so services whose plays start with the same
 # roles, settings and variables share those layers (the example's common and python_runtime).
@@ -41,6 +42,9 @@ class LayerStep:
     role: str
     playbook: Path  # a one-role copy of the service's play
     key: str
+    # False when the key holds the image fingerprint (its role mentions bakery_fingerprint, the run id or
+    # the canary): no other bake can reuse the layer, so it is not committed (a commit costs seconds)
+    shareable: bool = True
 
     @property
     def ref(self) -> str:
@@ -94,8 +98,8 @@ def plan_layers(playbook: PlaybookInputs, fingerprint: Fingerprint, base_id: str
         role = entry if isinstance(entry, str) else entry.get("role") or entry.get("name")
         path = _write_one_role_playbook(out_dir, index, role, settings, entry, playbook.playbook.parent)
         last = index == len(entries) - 1 and not sealed
-        key = _layer_key(parent, path, role, roles_path, shared, fingerprint, last, owner)
-        steps.append(LayerStep(index, role, path, key))
+        key, pinned = _layer_key(parent, path, role, roles_path, shared, fingerprint, last, owner)
+        steps.append(LayerStep(index, role, path, key, shareable=not pinned))
         parent = key
     if sealed:
         steps.append(_seal_step(len(entries), parent, shared, fingerprint, out_dir, owner))
@@ -122,7 +126,8 @@ def _write_one_role_playbook(out_dir: Path, index: int, role: str, settings: dic
 
 
 def _layer_key(parent: str, playbook: Path, role: str, roles_path: Path, shared: str, fingerprint: Fingerprint,
-               last: bool, owner: str = "") -> str:
+               last: bool, owner: str = "") -> tuple[str, bool]:
+    """(the layer's key, whether it holds the image fingerprint)."""
     roles = resolve_playbook(playbook, roles_path)
     role_digests = [(name, tree_digest(path, ROLE_EXCLUDES)) for name, path in zip(roles.roles, roles.role_dirs)]
     mentioned = sorted(v for v in VOLATILE_VARS if _mentions(roles.role_dirs, v))
@@ -130,7 +135,8 @@ def _layer_key(parent: str, playbook: Path, role: str, roles_path: Path, shared:
     if last:
         volatile.update(_image_identity(fingerprint, owner))
     material = [parent, _play_without_name(playbook), role_digests, shared, volatile]
-    return hashlib.sha256(value_digest(material).encode()).hexdigest()
+    pinned = last or any(v in mentioned for v in PINNING_VARS)
+    return hashlib.sha256(value_digest(material).encode()).hexdigest(), pinned
 
 
 def _image_identity(fingerprint: Fingerprint, owner: str) -> dict[str, str]:
@@ -201,7 +207,8 @@ def _deepest_reusable(steps: list[LayerStep], log: Callable[[str], None], usable
 
 def write_run_playbook(steps: list[LayerStep], path: Path, commit_argv: Callable[[LayerStep], list[str]]) -> Path:
     """One playbook for the steps of a run: each step's play, then (but after the last, which
-    Packer commits) a play on the controller that commits the build container as its layer.
+    Packer commits, and after a step no other bake can reuse) a play on the controller that
+    commits the build container as its layer.
 
     A step that fails stops the playbook before its commit, so a failed role is never cached.
     Facts are gathered once, by the first play, as the service's one play does (Ansible keeps
@@ -212,7 +219,7 @@ def write_run_playbook(steps: list[LayerStep], path: Path, commit_argv: Callable
     for step in steps:
         step_plays = yamltext.safe_load(step.playbook.read_text())
         plays.extend(step_plays if step is steps[0] else [{**play, "gather_facts": False} for play in step_plays])
-        if step is not steps[-1]:
+        if step is not steps[-1] and step.shareable:
             plays.append(_commit_play(step, commit_argv(step)))
     path.write_text(yaml.safe_dump(plays, sort_keys=False))
     return path

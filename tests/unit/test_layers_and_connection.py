@@ -1,12 +1,15 @@
 """The playbook of a layered run and the build container's SSH connection (no containers)."""
 
+import dataclasses
 import json
 import os
 import subprocess
 
 import yaml
 
-from bakery.layers import LayerStep, write_run_playbook
+from bakery.fingerprint import Fingerprint
+from bakery.layers import LayerStep, plan_layers, write_run_playbook
+from bakery.playbook import resolve_playbook
 from bakery.targets import container_ssh
 
 
@@ -26,6 +29,28 @@ def test_run_playbook_commits_every_layer_but_the_last(tmp_path):
     argvs = [p["tasks"][0]["ansible.builtin.command"]["argv"] for p in commits]
     assert argvs == [["podman", "commit", "c", steps[0].ref], ["podman", "commit", "c", steps[1].ref]]
     assert plays[0] == yaml.safe_load(steps[0].playbook.read_text())[0]
+
+
+def test_a_layer_keyed_by_the_image_fingerprint_is_not_committed(tmp_path):
+    """No other bake can reuse it (its role mentions bakery_fingerprint), so its commit would be time spent for nothing."""
+    nginx, api, seal = (one_role_playbook(tmp_path, i, role) for i, role in enumerate(["nginx", "api_service", "seal"]))
+    steps = [nginx, dataclasses.replace(api, shareable=False), seal]
+    plays = yaml.safe_load(write_run_playbook(steps, tmp_path / "run.yml", lambda s: ["commit", s.ref]).read_text())
+    assert [p.get("roles", ["commit"])[0] for p in plays] == ["nginx", "commit", "api_service", "seal"]
+
+
+def test_only_layers_of_roles_that_mention_per_image_values_are_pinned(tmp_path):
+    roles = tmp_path / "roles"
+    for role, text in (("plain", "msg: hello"), ("stamped", "msg: '{{ bakery_fingerprint }}'"),
+                       ("app", "src: '{{ bakery_app_src }}'")):
+        (roles / role / "tasks").mkdir(parents=True)
+        (roles / role / "tasks" / "main.yml").write_text(f"- ansible.builtin.debug:\n    {text}\n")
+    playbook = tmp_path / "site.yml"
+    playbook.write_text(yaml.safe_dump([{"hosts": "all", "roles": ["plain", "stamped", "app", "plain"]}]))
+    steps = plan_layers(resolve_playbook(playbook, roles), Fingerprint("f" * 64, ()), "base", roles, tmp_path / "out",
+                        sealed=True)
+    assert [(s.role, s.shareable) for s in steps] == [("plain", True), ("stamped", False), ("app", True),
+                                                      ("plain", True), ("bakery_seal", True)]
 
 
 def test_facts_are_gathered_once_per_run_as_in_the_services_one_play(tmp_path):
