@@ -42,8 +42,8 @@ class LayerStep:
     role: str
     playbook: Path  # a one-role copy of the service's play
     key: str
-    # False when the key holds the image fingerprint (its role mentions bakery_fingerprint, the run id or
-    # the canary): no other bake can reuse the layer, so it is not committed (a commit costs seconds)
+    # False when the key holds the image fingerprint (its role, or one below it, mentions bakery_fingerprint,
+    # the run id or the canary): no other bake can reuse the layer, so it is not committed (a commit costs seconds)
     shareable: bool = True
 
     @property
@@ -93,13 +93,14 @@ def plan_layers(playbook: PlaybookInputs, fingerprint: Fingerprint, base_id: str
     settings, entries = split
     shared = value_digest([(i.kind, i.name, i.digest) for i in fingerprint.inputs if i.kind in SHARED_KINDS])
     out_dir.mkdir(parents=True, exist_ok=True)
-    steps, parent = [], base_id
+    steps, parent, pinned_below = [], base_id, False
     for index, entry in enumerate(entries):
         role = entry if isinstance(entry, str) else entry.get("role") or entry.get("name")
         path = _write_one_role_playbook(out_dir, index, role, settings, entry, playbook.playbook.parent)
         last = index == len(entries) - 1 and not sealed
         key, pinned = _layer_key(parent, path, role, roles_path, shared, fingerprint, last, owner)
-        steps.append(LayerStep(index, role, path, key, shareable=not pinned))
+        pinned_below = pinned_below or pinned  # a layer's key holds its parent's: pinned from here on
+        steps.append(LayerStep(index, role, path, key, shareable=not pinned_below))
         parent = key
     if sealed:
         steps.append(_seal_step(len(entries), parent, shared, fingerprint, out_dir, owner))
@@ -112,7 +113,8 @@ def _seal_step(index: int, parent: str, shared: str, fingerprint: Fingerprint, o
     layer) the image fingerprint, so the final image carries its own labels."""
     path = seal.write_seal_playbook(out_dir / f"{index:02d}-{seal.ROLE_NAME}.yml")
     material = [parent, path.read_text(), seal.seal_input().digest, shared, _image_identity(fingerprint, owner)]
-    return LayerStep(index, seal.ROLE_NAME, path, hashlib.sha256(value_digest(material).encode()).hexdigest())
+    return LayerStep(index, seal.ROLE_NAME, path, hashlib.sha256(value_digest(material).encode()).hexdigest(),
+                     shareable=False)
 
 
 def _write_one_role_playbook(out_dir: Path, index: int, role: str, settings: dict, entry, origin: Path) -> Path:

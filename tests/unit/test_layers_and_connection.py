@@ -39,7 +39,7 @@ def test_a_layer_keyed_by_the_image_fingerprint_is_not_committed(tmp_path):
     assert [p.get("roles", ["commit"])[0] for p in plays] == ["nginx", "commit", "api_service", "seal"]
 
 
-def test_only_layers_of_roles_that_mention_per_image_values_are_pinned(tmp_path):
+def test_layers_from_a_role_that_mentions_per_image_values_on_are_pinned(tmp_path):
     roles = tmp_path / "roles"
     for role, text in (("plain", "msg: hello"), ("stamped", "msg: '{{ bakery_fingerprint }}'"),
                        ("app", "src: '{{ bakery_app_src }}'")):
@@ -49,8 +49,11 @@ def test_only_layers_of_roles_that_mention_per_image_values_are_pinned(tmp_path)
     playbook.write_text(yaml.safe_dump([{"hosts": "all", "roles": ["plain", "stamped", "app", "plain"]}]))
     steps = plan_layers(resolve_playbook(playbook, roles), Fingerprint("f" * 64, ()), "base", roles, tmp_path / "out",
                         sealed=True)
-    assert [(s.role, s.shareable) for s in steps] == [("plain", True), ("stamped", False), ("app", True),
-                                                      ("plain", True), ("bakery_seal", True)]
+    assert [(s.role, s.shareable) for s in steps] == [("plain", True), ("stamped", False), ("app", False),
+                                                      ("plain", False), ("bakery_seal", False)]
+    playbook.write_text(yaml.safe_dump([{"hosts": "all", "roles": ["plain", "app", "stamped"]}]))
+    steps = plan_layers(resolve_playbook(playbook, roles), Fingerprint("f" * 64, ()), "base", roles, tmp_path / "out")
+    assert [(s.role, s.shareable) for s in steps] == [("plain", True), ("app", True), ("stamped", False)]
 
 
 def test_facts_are_gathered_once_per_run_as_in_the_services_one_play(tmp_path):
