@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bakery import __version__, canary, catalog, extravars, layers, locks, packer, private, proc, seal
 from bakery.config import Project
@@ -19,6 +20,9 @@ from bakery.rundir import RunDir
 from bakery.strategy import Strategy
 from bakery.targets import BaseArtifact, ImageRecord, Target, get_target
 from bakery.verify import suite_for, verdict_of, verify_image
+
+if TYPE_CHECKING:
+    from bakery.registry import Registry
 
 
 @dataclass(frozen=True)
@@ -54,6 +58,7 @@ class BuildContext:
     source: str = ""  # the registry reference the image was reused from
     strategy: Strategy | None = None  # the Ansible strategy the bake runs
     canary_key: canary.CanaryKey | None = None  # the key this run's canary derives from
+    layer_registry: Registry | None = None  # where role layers come from (build.cache: registry)
 
 
 @dataclass(frozen=True)
@@ -87,16 +92,12 @@ def build_service(project: Project, service_name: str, target_name: str, options
     if "verify" in [s.name for s in stages]:
         suite_for(project, service_name)
     secrets = canary.secret_vars(project, service_name)
-    from bakery.registry import layer_cache
-
-    if layer_cache(project) == "registry":
-        from bakery.registry import require_registry
-
-        require_registry(project, options.registry)
+    layer_registry = _layer_registry(project, options)  # before any work: a missing registry is a config error
     target.ensure_prerequisites()
     run = RunDir.create(project.state_dir(), "build")
     ctx = BuildContext(project, service_name, target, playbook, run, reporter, options, secrets=secrets,
-                       events=EventReader(run.events_dir), canary_key=canary.canary_key(project))
+                       events=EventReader(run.events_dir), canary_key=canary.canary_key(project),
+                       layer_registry=layer_registry)
     names = [s.name for s in stages]
     try:
         with locks.held(project.state_dir(), f"service-{service_name}", reporter.info, run.run_id):
@@ -134,7 +135,7 @@ def stage_bake(ctx: BuildContext) -> None:
     existing = ctx.target.find_image(ctx.service_name, ctx.fingerprint.digest)
     if existing is not None and not ctx.options.force:
         verdict = verdict_of(ctx.project, existing, ctx.target)
-        if verdict.passed or canary.all_here(ctx.project, existing.labels):
+        if verdict.passed or canary.all_here(ctx.canary_key, existing.labels):
             ctx.image, ctx.reused, ctx.verdict = existing, True, verdict.status
             ctx.reporter.info(f"up to date: {existing.ref} has the same fingerprint ({verdict.describe()};"
                               " --force rebakes)")
@@ -208,26 +209,29 @@ def bake_in_layers(ctx: BuildContext, steps: list[layers.LayerStep], extra_vars:
 
     image_id, reused = layers.bake_layers(steps, ctx.base.ref, bake_run, ctx.reporter.info,
                                           use_cache=not ctx.options.force,
-                                          usable=lambda labels: canary.all_here(ctx.project, labels),
+                                          usable=lambda labels: canary.all_here(ctx.canary_key, labels),
                                           fetch=_layer_fetcher(ctx, steps))
     ctx.layers_reused = reused
     return {"artifact_id": image_id}
 
 
-def _layer_fetcher(ctx: BuildContext, steps: list[layers.LayerStep]):
-    """With build.cache: registry, a function that brings a role layer from the registry (True: it is here now)."""
+def _layer_registry(project: Project, options: BuildOptions):
+    """The registry role layers come from with build.cache: registry (ConfigError when none is set), else None."""
     from bakery.registry import layer_cache, require_registry
 
-    if layer_cache(ctx.project) != "registry" or ctx.options.force:
+    return require_registry(project, options.registry) if layer_cache(project) == "registry" else None
+
+
+def _layer_fetcher(ctx: BuildContext, steps: list[layers.LayerStep]):
+    """With build.cache: registry, a function that brings a role layer from the registry (True: it is here now)."""
+    if ctx.layer_registry is None or ctx.options.force:
         return None
     from bakery.registry_layers import fetch_layer
-
-    registry = require_registry(ctx.project, ctx.options.registry)
 
     def fetch(step: layers.LayerStep) -> bool:
         if step is steps[-1]:  # the image itself, keyed by its project: never another machine's
             return False
-        ctx.layers_from = fetch_layer(ctx.project, registry, step, ctx.reporter.info) or ""
+        ctx.layers_from = fetch_layer(ctx.project, ctx.layer_registry, step, ctx.reporter.info) or ""
         return bool(ctx.layers_from)
 
     return fetch

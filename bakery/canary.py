@@ -51,11 +51,17 @@ class BakeRun:
 
 def canary_key(project: Project) -> CanaryKey:
     """The key this machine signs with, for this project."""
+    from bakery import keys
+
+    return key_of(keys.project_signing_key(project))
+
+
+def key_of(private) -> CanaryKey:
+    """The canary key of an Ed25519 signing key."""
     from cryptography.hazmat.primitives import serialization
 
     from bakery import keys
 
-    private = keys.project_signing_key(project)
     raw = private.private_bytes(serialization.Encoding.Raw, serialization.PrivateFormat.Raw,
                                 serialization.NoEncryption())
     return CanaryKey(keys.key_id(private.public_key()), raw)
@@ -114,21 +120,19 @@ def _canary_of(run: BakeRun, key: CanaryKey) -> str | None:
     return path.read_text().strip() if path.is_file() else None
 
 
-def missing_canaries(project: Project, labels: dict[str, str]) -> list[str]:
-    """Runs of an image whose canary this machine cannot know."""
-    key = canary_key(project)
+def missing_canaries(key: CanaryKey, labels: dict[str, str]) -> list[str]:
+    """Runs of an image whose canary cannot be known with key (the key this machine signs with)."""
     return [run.run_id for run in bake_runs_of(labels) if _canary_of(run, key) is None]
 
 
-def all_here(project: Project, labels: dict[str, str]) -> bool:
+def all_here(key: CanaryKey, labels: dict[str, str]) -> bool:
     """Whether this machine knows the canary of every bake run of an image (or role layer); one it does
     not makes verification fail, so such an image is not worth reusing."""
-    return not missing_canaries(project, labels)
+    return not missing_canaries(key, labels)
 
 
-def secrets_for(project: Project, service: str, labels: dict[str, str]) -> list[str]:
+def secrets_for(project: Project, service: str, labels: dict[str, str], key: CanaryKey) -> list[str]:
     """Values that must appear nowhere: the canaries of an image's bakes and the secrets that are set now."""
-    key = canary_key(project)
     found = [value for run in bake_runs_of(labels) if (value := _canary_of(run, key))]
     for env_name in project.service(service).secrets.values():
         if os.environ.get(env_name):

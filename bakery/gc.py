@@ -110,11 +110,14 @@ def plan_local_orphans(project: Project) -> list[GcAction]:
     The replicas of each recorded deployment are members of their environment, not orphans."""
     from bakery.deploy import current_deployment
 
-    deployed = {(service, env): record.run_id for service in project.services for env in project.environments
-                if (record := current_deployment(project, service, env)) is not None}
-    state = StateDir(project.state_dir())  # an unreadable record says nothing of its replicas: keep them all
-    deployed.update({(service, env): EVERY_RUN for service in project.services for env in project.environments
-                     if statefile.is_damaged(state.deployment(service, env), "deployment record")})
+    state, deployed = StateDir(project.state_dir()), {}
+    for service in project.services:
+        for env in project.environments:
+            record = current_deployment(project, service, env)
+            if record is not None:
+                deployed[(service, env)] = record.run_id
+            elif state.deployment(service, env).exists():  # there but unreadable: it says nothing of its replicas
+                deployed[(service, env)] = EVERY_RUN
     judge = _RunJudge(project.state_dir())
     return [*_orphan_containers(judge, deployed), *_orphan_images(judge),
             *_orphan_private_dirs(), *_orphan_base_work(project), *_orphan_locks(project.state_dir())]

@@ -207,6 +207,8 @@ class Supervisor:
 
 
 SUPERVISOR = Supervisor()
+
+
 @functools.cache
 def _setpriv() -> str:
     """util-linux's setpriv, or "" when it is missing (then no parent-death signal: the watchman remains)."""

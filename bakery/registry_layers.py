@@ -13,6 +13,7 @@ from bakery import __version__, attestation, canary, keys, layers
 from bakery.config import Project
 from bakery.errors import GateRefused
 from bakery.registry import Registry, attestation_tag, attested_statement
+from bakery.verify import trusted_keys
 
 
 def push_layers(project: Project, registry: Registry, labels: dict[str, str], image_ref: str) -> list[str]:
@@ -64,19 +65,15 @@ def fetch_layer(project: Project, registry: Registry, step: layers.LayerStep, lo
 
 def check_layer(project: Project, registry: Registry, repository: str, digest: str, step: layers.LayerStep) -> None:
     """GateRefused unless repository@digest is the step's layer, attested by a trusted key, with canaries known here."""
-    trusted = [*trusted_keys(project), keys.project_signing_key(project).public_key()]
+    ours = keys.project_signing_key(project)
+    trusted = [*trusted_keys(project), ours.public_key()]
     statement = attested_statement(registry, repository, digest, trusted, attestation.LAYER_PREDICATE_TYPE)
     if statement["predicate"]["layer"]["key"] != step.key:
         raise GateRefused("its attestation is about another layer key")
     labels = registry.labels(f"{repository}@{digest}")
     if labels.get(layers.LABEL_KEY) != step.key:
         raise GateRefused("the image is labelled with another layer key")
-    if not canary.all_here(project, labels):
+    if not canary.all_here(canary.key_of(ours), labels):
         raise GateRefused("the canaries of its bakes derive from another signing key, so an image baked on it"
                           " could not pass verification here", hint="share the signing key (BAKERY_SIGNING_KEY)")
 
-
-def trusted_keys(project: Project) -> list:
-    from bakery.verify import trusted_keys as project_trusted
-
-    return project_trusted(project)

@@ -30,11 +30,6 @@ def read_json(path: Path, what: str, build: Callable[[Any], Any] = lambda data: 
         return _damaged(path, what, reason, quiet)
 
 
-def is_damaged(path: Path, what: str) -> bool:
-    """True when path exists but holds no readable JSON (no warning: the caller says what it does about it)."""
-    return path.exists() and read_json(path, what, quiet=True) is None
-
-
 def _damaged(path: Path, what: str, reason: str, quiet: bool) -> None:
     if not quiet:
         log.warning(f"ignoring the damaged {what} {path} ({reason}); bakery writes it again on the next run")

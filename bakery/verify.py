@@ -152,13 +152,14 @@ def check_image_hygiene(project: Project, service: str, image: ImageRecord, targ
     waivers = {w.check: w.reason for w in project.service(service).verify.waivers}
     runs = canary.bake_runs(image.labels)
     build_runs = [project.state_dir() / "runs" / run_id for run_id in runs]
-    secrets = canary.secrets_for(project, service, image.labels)
+    key = canary.canary_key(project)
+    secrets = canary.secrets_for(project, service, image.labels, key)
     if instance is not None:
         results = target.instance_hygiene(image, instance, waivers, secrets, build_runs)
     else:
         with target.image_root(image) as root:
             results = run_hygiene(root, waivers, secrets, build_runs)
-    missing = canary.missing_canaries(project, image.labels) if runs else ["(the image names no bake run)"]
+    missing = canary.missing_canaries(key, image.labels) if runs else ["(the image names no bake run)"]
     return [unknown_canaries(r, missing) if r.check == CANARY_CHECK else r for r in results]
 
 

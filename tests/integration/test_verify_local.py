@@ -171,7 +171,7 @@ def test_image_whose_canary_is_not_on_this_machine_fails_closed(cli, shared_proj
     labels = image_labels(image)
     runs = canary.bake_runs(labels)
     assert any(key.startswith("bakery.canary-key.") for key in labels), labels  # one per role layer
-    assert runs and canary.missing_canaries(project, labels) == runs
+    assert runs and canary.missing_canaries(canary.canary_key(project), labels) == runs
     assert not any(canary.canary_key(project).canary(r) in json.dumps(labels) for r in runs)  # never in clear
     result = cli("-C", shared_project, "verify", "tiny", "--image", image)
     rebuilt = build(cli, shared_project, "tiny", "--no-verify")  # not worth reusing: it is rebaked
@@ -180,7 +180,7 @@ def test_image_whose_canary_is_not_on_this_machine_fails_closed(cli, shared_proj
     assert rebuilt.rc == 0, rebuilt.err
     assert "rebaking:" in rebuilt.err and "cached layer not usable" in rebuilt.err
     assert not set(canary.bake_runs(image_labels(image))) & set(runs)  # every layer baked again, by a new run
-    assert canary.all_here(project, image_labels(image))
+    assert canary.all_here(canary.canary_key(project), image_labels(image))
     tag = image.rsplit(":", 1)[1]  # the 12 hex digits `bakery images` prints
     assert cli("-C", shared_project, "verify", "tiny", "--image", tag).rc == 0
 

@@ -44,12 +44,12 @@ def test_runs_of_another_key_or_without_a_kept_canary_are_missing(project, tmp_p
     (canary.canary_dir() / "r-legacy-kept").write_text("bakery-canary-legacy\n")
     assert [(r.run_id, r.key_id) for r in canary.bake_runs_of(labels)] == [
         ("r-legacy-gone", ""), ("r-legacy-kept", ""), ("r-ours", ours.key_id), ("r-theirs", "f" * 64)]
-    assert canary.missing_canaries(project, labels) == ["r-legacy-gone", "r-theirs"]
-    assert not canary.all_here(project, labels)
-    assert sorted(canary.secrets_for(project, "tiny", labels)) == sorted(["bakery-canary-legacy", ours.canary("r-ours")])
-    assert canary.all_here(project, canary.run_labels(ours, "r-ours", 0))
+    assert canary.missing_canaries(ours, labels) == ["r-legacy-gone", "r-theirs"]
+    assert not canary.all_here(ours, labels)
+    assert sorted(canary.secrets_for(project, "tiny", labels, ours)) == sorted(["bakery-canary-legacy", ours.canary("r-ours")])
+    assert canary.all_here(ours, canary.run_labels(ours, "r-ours", 0))
     monkeypatch.setenv("BAKERY_SIGNING_KEY", str(write_key(tmp_path / "other.pem")))
-    assert canary.missing_canaries(project, canary.run_labels(ours, "r-ours", 0)) == ["r-ours"]
+    assert canary.missing_canaries(canary.canary_key(project), canary.run_labels(ours, "r-ours", 0)) == ["r-ours"]
 
 
 def test_a_layer_attestation_is_not_a_verdict_attestation():
