@@ -17,7 +17,7 @@ from bakery.fingerprint import Fingerprint, Input, combine, file_digest, value_d
 from bakery.state import StateDir
 
 BASE_REPOSITORY = "localhost/bakery-base"
-RECIPE_VERSION = "3"  # bump when the way bases are built changes
+RECIPE_VERSION = "4"  # bump when the way bases are built changes
 LOCAL_FIELDS = ("suite", "variant", "packages", "mirror")  # what the local base is made of
 
 
@@ -39,6 +39,7 @@ def base_fingerprint(base: Base, tool_version: str) -> Fingerprint:
     return combine([
         Input("base-recipe", "bakery", RECIPE_VERSION),
         Input("base-recipe", seal.HOST_KEYS_UNIT, file_digest(seal.host_keys_unit())),
+        Input("base-recipe", seal.BAKE_APT_CONF, file_digest(seal.bake_apt_conf())),
         Input("base-config", "spec", value_digest(base.model_dump(include=set(LOCAL_FIELDS)))),
         Input("tool", "mmdebstrap", tool_version),
     ])
@@ -114,6 +115,9 @@ def mmdebstrap_argv(base: Base, rootfs: Path) -> list[str]:
         "--customize-hook=rm -f \"$1\"/var/cache/apt/*.bin \"$1\"/etc/ssh/ssh_host_* \"$1\"/var/lib/dbus/machine-id"
         " && : > \"$1\"/etc/machine-id",
         *host_keys_unit_hooks(),
+        # apt settings for the bake only (no translations, binary caches in /run): smaller role
+        # layers and cheaper commits; the seal removes the file
+        f"--customize-hook=cp {shlex.quote(str(seal.bake_apt_conf()))} \"$1\"{seal.BAKE_APT_CONF}",
         base.suite,
         str(rootfs),
     ]

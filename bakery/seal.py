@@ -18,6 +18,7 @@ from bakery.fingerprint import Input, tree_input
 
 ROLE_NAME = "bakery_seal"
 HOST_KEYS_UNIT = "bakery-ssh-host-keys.service"
+BAKE_APT_CONF = "/etc/apt/apt.conf.d/00bakery-bake"  # from files/bake-apt.conf; in bases, gone after the seal
 
 
 def role_dir() -> Path:
@@ -27,6 +28,11 @@ def role_dir() -> Path:
 def host_keys_unit() -> Path:
     """The first-boot host key unit (also installed into bakery's bases)."""
     return role_dir() / "files" / HOST_KEYS_UNIT
+
+
+def bake_apt_conf() -> Path:
+    """apt settings for the bake (installed into bakery's bases as BAKE_APT_CONF; the seal removes them)."""
+    return role_dir() / "files" / "bake-apt.conf"
 
 
 def roles_path(project_roles: Path) -> str:

@@ -71,6 +71,11 @@ def test_the_base_has_apt_lists_for_the_bake_and_nothing_per_machine_at_rest(con
     found = findings(container)
     assert set(found) == {"apt-lists"} and any(p.endswith("_Packages") for p in found["apt-lists"])
     assert "Inst memcached " in sh(container, "apt-get install --simulate --no-install-recommends memcached")
+    # apt's settings for the bake: its binary caches go to /run (a tmpfs in the build container, never
+    # committed into a role layer), no translations are fetched, installed .deb files are not kept
+    assert listed(container, "/var/cache/apt") == ["archives"] and "bakery-apt-pkgcache.bin" in listed(container, "/run")
+    settings = sh(container, "apt-config dump Acquire::Languages APT::Keep-Downloaded-Packages")
+    assert 'Acquire::Languages:: "none";' in settings and 'APT::Keep-Downloaded-Packages "false";' in settings
     # sshd gets keys at every instance's first boot
     assert sh(container, f"readlink /etc/systemd/system/multi-user.target.wants/{seal.HOST_KEYS_UNIT}").strip() \
         == f"/etc/systemd/system/{seal.HOST_KEYS_UNIT}"
@@ -83,6 +88,7 @@ def test_the_seal_removes_what_instances_must_not_share_and_installs_first_boot_
     proc.run(["podman", "cp", str(seal.host_keys_unit()), f"{container}:/etc/systemd/system/{seal.HOST_KEYS_UNIT}"])
     said = run_seal(container)
     assert "removed /etc/ssh/ssh_host_ed25519_key" in said and "emptied /etc/machine-id" in said
+    assert f"removed {seal.BAKE_APT_CONF}" in said and "00bakery-bake" not in listed(container, "/etc/apt/apt.conf.d")
     # ~/.ansible/tmp itself is Ansible's until it disconnects (the bundled Packer template removes it then)
     assert findings(container) == {"ansible-tmp": ["/root/.ansible"]}
     assert listed(container, "/root") == [".ansible", ".bashrc", ".profile", ".ssh"]  # history, .lesshst and .cache gone

@@ -62,8 +62,8 @@ for home in /root /home/*; do
   fi
 done
 
-# Single files.
-sh -c "$REMOVE" sh /var/lib/dbus/machine-id /var/lib/systemd/random-seed
+# Single files; 00bakery-bake holds the apt settings of bakery's bases for the bake only.
+sh -c "$REMOVE" sh /var/lib/dbus/machine-id /var/lib/systemd/random-seed /etc/apt/apt.conf.d/00bakery-bake
 
 # Other logs are truncated, not deleted: services keep their open files and the files their
 # owners. journald owns the journal files (removed above, never truncated).
