@@ -22,7 +22,7 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, help="Bake Ansible
 base_app = typer.Typer(no_args_is_help=True, help="Base images bootstrapped with mmdebstrap.")
 config_app = typer.Typer(no_args_is_help=True, help="The bakery.yml configuration.")
 envs_app = typer.Typer(no_args_is_help=True, help="Terraform environments (terraform/envs/*).")
-keys_app = typer.Typer(no_args_is_help=True, help="The key that signs verdicts.")
+keys_app = typer.Typer(no_args_is_help=True, help="The keys that sign verdicts and attestations.")
 env_app = typer.Typer(no_args_is_help=True, help="Every service of an environment at once (environments.<env>.services).")
 ci_app = typer.Typer(no_args_is_help=True, help="Fan a build out over CI runners.")
 app.add_typer(ci_app, name="ci")
@@ -108,7 +108,8 @@ def build(
 
 @keys_app.command("export")
 def keys_export(json_output: JsonFlag = False) -> None:
-    """Print the public key that signs verdicts here (PEM), for trust.keys on other machines."""
+    """Print the public keys that sign here (PEM): the verdict key, and signing.key when it differs (it signs
+    what `bakery publish` attests); for trust.keys on other machines."""
     from bakery.commands.keys import export
 
     show(export(ctx()), json_output)

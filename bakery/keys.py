@@ -16,6 +16,7 @@ import base64
 import hashlib
 import json
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -28,6 +29,7 @@ if TYPE_CHECKING:  # cryptography is imported by the functions that sign or chec
 SIGNING_KEY_ENV = "BAKERY_SIGNING_KEY"
 PRIVATE_NAME = "verdict.key"
 PUBLIC_NAME = "verdict.pub"
+PEM_BLOCK = re.compile(rb"-----BEGIN PUBLIC KEY-----.+?-----END PUBLIC KEY-----", re.S)
 
 
 @dataclass(frozen=True)
@@ -106,24 +108,42 @@ def public_pem(key: Ed25519PublicKey | None = None) -> str:
     return public.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
 
 
-def load_public(path: Path, where: str) -> Ed25519PublicKey:
-    """A trusted public key file (PEM, as `bakery keys export` prints it); ConfigError naming where."""
+def load_public(path: Path, where: str) -> list[Ed25519PublicKey]:
+    """The keys of a trusted key file: one PEM block or more, as `bakery keys export` prints them;
+    ConfigError naming where."""
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
     try:
-        key = serialization.load_pem_public_key(path.read_bytes())
-    except (OSError, ValueError) as error:
+        data = path.read_bytes()
+    except OSError as error:
         raise ConfigError(f"{where}: cannot read the public key {path}: {_first_line(error)}",
                           hint="give a PEM file as `bakery keys export` prints it") from None
-    if not isinstance(key, Ed25519PublicKey):
-        raise ConfigError(f"{where}: {path} is not an Ed25519 public key", hint="bakery signs with Ed25519 keys")
-    return key
+    found = []
+    for block in PEM_BLOCK.findall(data) or [data]:  # no block at all: the loader says what is wrong
+        try:
+            key = serialization.load_pem_public_key(block)
+        except ValueError as error:
+            raise ConfigError(f"{where}: cannot read the public key {path}: {_first_line(error)}",
+                              hint="give a PEM file as `bakery keys export` prints it") from None
+        if not isinstance(key, Ed25519PublicKey):
+            raise ConfigError(f"{where}: {path} is not an Ed25519 public key", hint="bakery signs with Ed25519 keys")
+        found.append(key)
+    return found
 
 
-def trusted_keys(extra: list[Path] = (), where: str = "trust.keys") -> list[Ed25519PublicKey]:
-    """The signing key's public half, then every extra trusted key."""
-    return [signing_key().public_key(), *(load_public(p, where) for p in extra)]
+def trusted_keys(extra: list[Path] = (), where: str = "trust.keys",
+                 own: list[Ed25519PublicKey] = ()) -> list[Ed25519PublicKey]:
+    """The signing key's public half, own (the project's signing key), then every key of the extra files."""
+    return [signing_key().public_key(), *own, *(key for path in extra for key in load_public(path, where))]
+
+
+def project_public_keys(project) -> list[Ed25519PublicKey]:
+    """The public half of the project's signing.key when it names a file that is here (a project
+    may name a key only CI runners have); BAKERY_SIGNING_KEY, when set, is the signing key anyway."""
+    if os.environ.get(SIGNING_KEY_ENV) or not project.signing.key or not project.path(project.signing.key).exists():
+        return []
+    return [project_signing_key(project).public_key()]
 
 
 def _create_machine_key(directory: Path) -> None:

@@ -353,7 +353,8 @@ def verdict_of(project: Project, image: ImageRecord, target: Target, trusted: li
 
 
 def trusted_keys(project: Project) -> list:
-    return keys.trusted_keys(project.trusted_key_paths())
+    """This machine's signing key, the project's signing.key and the keys of trust.keys."""
+    return keys.trusted_keys(project.trusted_key_paths(), own=keys.project_public_keys(project))
 
 
 def suite_digest(project: Project, service: str, suite_modules: list[str] = ()) -> str:

@@ -1,4 +1,9 @@
-"""`bakery keys export`: the public key that signs this machine's verdicts (or BAKERY_SIGNING_KEY's)."""
+"""`bakery keys export`: the public keys that sign here, for trust.keys on other machines.
+
+Verdicts are signed with BAKERY_SIGNING_KEY's key, else this machine's; what `bakery publish`
+attests (and the bake canaries) with the project's signing.key when it names one. When the two
+differ, both are printed, one PEM block each: saved as one file under trust.keys, both count.
+"""
 
 from __future__ import annotations
 
@@ -6,26 +11,58 @@ import os
 from dataclasses import dataclass
 
 from bakery.commands import AppContext, Result, line
+from bakery.errors import ConfigError
 
 
 @dataclass(frozen=True)
-class PublicKey(Result):
+class ExportedKey:
     pem: str
     key_id: str
-    source: str  # where the private key is: this machine's key file, or BAKERY_SIGNING_KEY
+    source: str  # where the private key is: this machine's key file, BAKERY_SIGNING_KEY or signing.key
+    signs: str  # what it signs here
 
     def to_json(self):
-        return {"public_key": self.pem, "key_id": self.key_id, "source": self.source}
+        return {"public_key": self.pem, "key_id": self.key_id, "source": self.source, "signs": self.signs}
+
+
+@dataclass(frozen=True)
+class PublicKeys(Result):
+    keys: tuple[ExportedKey, ...]  # the verdict key first
+
+    def to_json(self):
+        first = self.keys[0]
+        return {"public_key": "".join(k.pem for k in self.keys), "key_id": first.key_id, "source": first.source,
+                "keys": [k.to_json() for k in self.keys]}
 
     def render(self, out, err):
-        out.write(self.pem)
-        line(err, f"key {self.key_id[:16]} ({self.source}); trust it elsewhere with trust.keys in bakery.yml")
+        out.write("".join(k.pem for k in self.keys))
+        if len(self.keys) == 1:
+            line(err, f"key {self.keys[0].key_id[:16]} ({self.keys[0].source}); trust it elsewhere with trust.keys"
+                      " in bakery.yml")
+            return
+        for key in self.keys:
+            line(err, f"key {key.key_id[:16]} ({key.source}) signs {key.signs}")
+        line(err, "trust both elsewhere: save this output as one file under trust.keys in bakery.yml")
 
 
-def export(app: AppContext) -> PublicKey:
-    from bakery import keys
+def export(app: AppContext) -> PublicKeys:
+    from bakery import config, keys
 
-    private = keys.signing_key()  # made on first use
-    source = (f"{keys.SIGNING_KEY_ENV}={os.environ[keys.SIGNING_KEY_ENV]}" if os.environ.get(keys.SIGNING_KEY_ENV)
-              else str(keys.keys_dir() / keys.PRIVATE_NAME))
-    return PublicKey(keys.public_pem(private.public_key()), keys.key_id(private.public_key()), source)
+    def exported(private, source: str, signs: str) -> ExportedKey:
+        return ExportedKey(keys.public_pem(private.public_key()), keys.key_id(private.public_key()), source, signs)
+
+    env = os.environ.get(keys.SIGNING_KEY_ENV)
+    verdict_key = keys.signing_key()  # made on first use
+    found = [exported(verdict_key, f"{keys.SIGNING_KEY_ENV}={env}" if env else str(keys.keys_dir() / keys.PRIVATE_NAME),
+                      "verdicts and attestations")]
+    try:
+        config.find_root(app.project_dir)
+    except ConfigError:
+        return PublicKeys(tuple(found))  # outside a project: the key that signs verdicts here
+    project = app.load()  # a broken bakery.yml says so rather than printing a key that may be the wrong one
+    if project.signing.key and not env:
+        path = project.path(project.signing.key)
+        attesting = exported(keys.project_signing_key(project), f"signing.key {path}", "attestations and canaries")
+        if attesting.key_id != found[0].key_id:
+            found = [ExportedKey(found[0].pem, found[0].key_id, found[0].source, "verdicts"), attesting]
+    return PublicKeys(tuple(found))

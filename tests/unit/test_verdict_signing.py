@@ -1,10 +1,12 @@
 """Verdict signing and systemd health parsing: pure functions, in-memory inputs."""
 
+import base64
 import json
 
 import pytest
 
 from bakery import catalog, keys, systemd
+from bakery.errors import ConfigError
 
 
 @pytest.fixture(autouse=True)
@@ -137,5 +139,51 @@ def test_keys_export_prints_the_key_that_signs(cli, tmp_path):
     assert exported["public_key"] == keys.public_pem()
     payload = {"image_id": "x"}
     (tmp_path / "trusted.pem").write_text(exported["public_key"])
-    assert keys.check(payload, keys.sign(payload), [keys.load_public(tmp_path / "trusted.pem", "test")]) == ""
+    assert keys.check(payload, keys.sign(payload), keys.load_public(tmp_path / "trusted.pem", "test")) == ""
     assert cli("keys", "export").out == exported["public_key"]
+
+
+def test_a_project_signing_key_is_exported_beside_the_verdict_key_and_trusted_by_its_own_project(cli, tmp_path,
+                                                                                                fixture_project):
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from bakery import verify
+    from bakery.config import load_project
+
+    config = fixture_project / "bakery.yml"
+    config.write_text(config.read_text() + "\nsigning:\n  key: ci/signing.pem\n")
+    project = load_project(fixture_project)
+    assert len(verify.trusted_keys(project)) == 1  # the key file is only on CI runners: this machine's key alone
+    private = Ed25519PrivateKey.generate()
+    (fixture_project / "ci").mkdir()
+    (fixture_project / "ci" / "signing.pem").write_bytes(private.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+
+    result = cli("-C", fixture_project, "keys", "export", "--json")
+    assert result.rc == 0, result.err
+    exported = result.json()
+    assert [k["signs"] for k in exported["keys"]] == ["verdicts", "attestations and canaries"]
+    assert exported["keys"][1]["key_id"] == keys.key_id(private.public_key())
+    assert exported["public_key"] == keys.public_pem() + keys.public_pem(private.public_key())
+    human = cli("-C", fixture_project, "keys", "export")
+    assert human.out == exported["public_key"] and "trust both elsewhere" in human.err
+
+    # another machine trusts both from the one file; this project trusts its own signing key
+    (tmp_path / "from-ci.pem").write_text(exported["public_key"])
+    trusted = keys.load_public(tmp_path / "from-ci.pem", "trust.keys")
+    attestation = {"digest": "sha256:" + "b" * 64}
+    signed = keys.Signature(base64.b64encode(private.sign(keys.canonical(attestation))).decode(),
+                            keys.key_id(private.public_key()))
+    assert len(trusted) == 2 and keys.check(attestation, signed, trusted) == ""
+    assert keys.check(attestation, signed, verify.trusted_keys(load_project(fixture_project))) == ""
+    assert "not a trusted key" in keys.check(attestation, signed, keys.trusted_keys())
+
+
+def test_a_trusted_key_file_without_a_public_key_names_the_file(tmp_path):
+    (tmp_path / "bad.pem").write_text("-----BEGIN PUBLIC KEY-----\nnot base64\n-----END PUBLIC KEY-----\n")
+    with pytest.raises(ConfigError, match=r"trust.keys: cannot read the public key .*bad.pem"):
+        keys.load_public(tmp_path / "bad.pem", "trust.keys")
+    (tmp_path / "empty.pem").write_text("")
+    with pytest.raises(ConfigError, match="empty.pem"):
+        keys.load_public(tmp_path / "empty.pem", "trust.keys")
