@@ -120,7 +120,7 @@ def stage_base(ctx: BuildContext) -> None:
 
 def stage_fingerprint(ctx: BuildContext) -> None:
     tools = ToolVersions.detect()
-    ctx.strategy = bake_strategy(ctx.project, ctx.service_name, tools)
+    ctx.strategy = bake_strategy(ctx.project, ctx.service_name, tools, ctx.target.name)
     if ctx.strategy.warning:
         ctx.reporter.info(ctx.strategy.warning)
     inputs = service_inputs(ctx.project, ctx.service_name, ctx.playbook, ctx.base.image_id, tools, ctx.target.name)

@@ -206,8 +206,8 @@ class BuildSettings(Strict):
         " overrides it")
     ansible_strategy: Literal["linear", "mitogen"] = Field(
         "linear", description="Ansible strategy of bakes and role tests: linear (Ansible's own) or mitogen (Mitogen"
-        " for Ansible: fewer round trips per task; on an ansible-core it does not support, bakes run linear and say"
-        " so); a fingerprint input")
+        " for Ansible: fewer round trips per task; on an ansible-core it does not support, or through Packer's SSH"
+        " proxy (local_connection: packer-proxy), bakes run linear and say so); a fingerprint input")
 
 
 class Trust(Strict):

@@ -34,9 +34,10 @@ def _optional_version(name: str) -> str:
         return "none"
 
 
-def bake_strategy(project: Project, service_name: str, tools: ToolVersions) -> strategy.Strategy:
+def bake_strategy(project: Project, service_name: str, tools: ToolVersions, target: str) -> strategy.Strategy:
     """The Ansible strategy the service's bakes run (the one asked for, or linear when Mitogen cannot run)."""
-    return strategy.choose(project.ansible_strategy(service_name), tools.ansible_core, tools.mitogen)
+    packer_proxy = target == "local" and project.build.local_connection == "packer-proxy"
+    return strategy.choose(project.ansible_strategy(service_name), tools.ansible_core, tools.mitogen, packer_proxy)
 
 
 def resolve_service_playbook(project: Project, service_name: str) -> PlaybookInputs:
@@ -109,7 +110,7 @@ def service_inputs(
         inputs.append(tree("app", service.app, project.path(service.app)))
     if service.seal:
         inputs.append(seal.seal_input())
-    strategy_input = bake_strategy(project, service_name, tools).fingerprint_input()
+    strategy_input = bake_strategy(project, service_name, tools, target).fingerprint_input()
     if strategy_input is not None:
         inputs.append(strategy_input)
     if service.templated_variables:

@@ -22,6 +22,7 @@ STRATEGIES = ("linear", "mitogen")
 MITOGEN_ANSIBLE_CORE = ((2, 10), (2, 19))
 MITOGEN_STRATEGY = "mitogen_linear"  # Mitogen's drop-in for Ansible's linear strategy
 NOT_INSTALLED = "none"
+PACKER_PROXY_PROBLEM = "Mitogen does not work through Packer's SSH proxy (build.local_connection: packer-proxy)"
 
 
 @dataclass(frozen=True)
@@ -45,12 +46,13 @@ class Strategy:
         return {"ANSIBLE_STRATEGY_PLUGINS": str(mitogen_strategy_dir()), "ANSIBLE_STRATEGY": MITOGEN_STRATEGY}
 
 
-def choose(wanted: str, ansible_core: str, mitogen: str) -> Strategy:
-    """The strategy a bake runs, given the one asked for, the ansible-core version and the
-    installed Mitogen's version (NOT_INSTALLED when there is none)."""
+def choose(wanted: str, ansible_core: str, mitogen: str, packer_proxy: bool = False) -> Strategy:
+    """The strategy a bake runs, given the one asked for, the ansible-core version, the installed
+    Mitogen's version (NOT_INSTALLED when there is none) and whether Ansible goes through Packer's
+    SSH proxy (build.local_connection: packer-proxy), which Mitogen's connection times out on."""
     if wanted == "linear":
         return Strategy("linear", wanted)
-    problem = mitogen_problem(ansible_core, mitogen)
+    problem = PACKER_PROXY_PROBLEM if packer_proxy else mitogen_problem(ansible_core, mitogen)
     if problem:
         return Strategy("linear", wanted, warning=f"warning: ansible_strategy is mitogen, but {problem}; baking with"
                                                   " the linear strategy")

@@ -36,7 +36,7 @@ def fingerprint(root: Path, tools: ToolVersions = TOOLS) -> str:
 
 
 def test_linear_is_the_default_and_sets_nothing(project_root):
-    chosen = bake_strategy(load_project(project_root), "tiny", TOOLS)
+    chosen = bake_strategy(load_project(project_root), "tiny", TOOLS, "local")
     assert (chosen.name, chosen.warning) == ("linear", "")
     assert chosen.ansible_env() == {} and chosen.fingerprint_input() is None
 
@@ -65,8 +65,8 @@ def test_mitogen_that_cannot_run_falls_back_to_linear_with_one_warning_line(core
 def test_a_service_setting_overrides_the_project_setting(project_root):
     set_strategy(project_root, build="mitogen", tiny="linear")
     project = load_project(project_root)
-    assert bake_strategy(project, "tiny", TOOLS).name == "linear"
-    assert bake_strategy(project, "web", TOOLS).name == "mitogen"
+    assert bake_strategy(project, "tiny", TOOLS, "local").name == "linear"
+    assert bake_strategy(project, "web", TOOLS, "local").name == "mitogen"
 
 
 def test_the_strategy_is_a_fingerprint_input(project_root):
@@ -81,6 +81,21 @@ def test_a_fallback_to_linear_fingerprints_as_linear(project_root):
     linear = fingerprint(project_root)
     set_strategy(project_root, tiny="mitogen")
     assert fingerprint(project_root, ToolVersions("2.19.4", "1.6.6", "0.1.0")) == linear  # no Mitogen installed
+
+
+def test_mitogen_through_packers_ssh_proxy_falls_back_to_linear_and_fingerprints_as_linear(project_root):
+    linear = fingerprint(project_root)
+    set_strategy(project_root, build="mitogen")
+    config = project_root / "bakery.yml"
+    config.write_text(config.read_text().replace("{ansible_strategy: mitogen}",
+                                                 "{ansible_strategy: mitogen, local_connection: packer-proxy}"))
+    project = load_project(project_root)
+    assert project.build.local_connection == "packer-proxy"
+    chosen = bake_strategy(project, "tiny", TOOLS, "local")
+    assert chosen.name == "linear" and "through Packer's SSH proxy" in chosen.warning
+    assert chosen.warning.endswith("baking with the linear strategy") and "\n" not in chosen.warning
+    assert fingerprint(project_root) == linear
+    assert bake_strategy(project, "tiny", TOOLS, "aws").name == "mitogen"  # the setting is the local target's
 
 
 def test_an_unknown_strategy_names_the_field_and_the_choices():
