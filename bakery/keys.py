@@ -116,19 +116,13 @@ def load_public(path: Path, where: str) -> list[Ed25519PublicKey]:
 
     try:
         data = path.read_bytes()
-    except OSError as error:
+        found = [serialization.load_pem_public_key(block)  # no block at all: the loader says what is wrong
+                 for block in PEM_BLOCK.findall(data) or [data]]
+    except (OSError, ValueError) as error:
         raise ConfigError(f"{where}: cannot read the public key {path}: {_first_line(error)}",
                           hint="give a PEM file as `bakery keys export` prints it") from None
-    found = []
-    for block in PEM_BLOCK.findall(data) or [data]:  # no block at all: the loader says what is wrong
-        try:
-            key = serialization.load_pem_public_key(block)
-        except ValueError as error:
-            raise ConfigError(f"{where}: cannot read the public key {path}: {_first_line(error)}",
-                              hint="give a PEM file as `bakery keys export` prints it") from None
-        if not isinstance(key, Ed25519PublicKey):
-            raise ConfigError(f"{where}: {path} is not an Ed25519 public key", hint="bakery signs with Ed25519 keys")
-        found.append(key)
+    if not all(isinstance(key, Ed25519PublicKey) for key in found):
+        raise ConfigError(f"{where}: {path} is not an Ed25519 public key", hint="bakery signs with Ed25519 keys")
     return found
 
 

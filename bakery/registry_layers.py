@@ -65,15 +65,13 @@ def fetch_layer(project: Project, registry: Registry, step: layers.LayerStep, lo
 
 def check_layer(project: Project, registry: Registry, repository: str, digest: str, step: layers.LayerStep) -> None:
     """GateRefused unless repository@digest is the step's layer, attested by a trusted key, with canaries known here."""
-    ours = keys.project_signing_key(project)
-    trusted = [*trusted_keys(project), ours.public_key()]
-    statement = attested_statement(registry, repository, digest, trusted, attestation.LAYER_PREDICATE_TYPE)
+    statement = attested_statement(registry, repository, digest, trusted_keys(project), attestation.LAYER_PREDICATE_TYPE)
     if statement["predicate"]["layer"]["key"] != step.key:
         raise GateRefused("its attestation is about another layer key")
     labels = registry.labels(f"{repository}@{digest}")
     if labels.get(layers.LABEL_KEY) != step.key:
         raise GateRefused("the image is labelled with another layer key")
-    if not canary.all_here(canary.key_of(ours), labels):
+    if not canary.all_here(canary.canary_key(project), labels):
         raise GateRefused("the canaries of its bakes derive from another signing key, so an image baked on it"
                           " could not pass verification here", hint="share the signing key (BAKERY_SIGNING_KEY)")
 

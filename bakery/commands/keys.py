@@ -46,23 +46,31 @@ class PublicKeys(Result):
 
 
 def export(app: AppContext) -> PublicKeys:
-    from bakery import config, keys
+    from bakery import keys
 
     def exported(private, source: str, signs: str) -> ExportedKey:
         return ExportedKey(keys.public_pem(private.public_key()), keys.key_id(private.public_key()), source, signs)
 
     env = os.environ.get(keys.SIGNING_KEY_ENV)
     verdict_key = keys.signing_key()  # made on first use
-    found = [exported(verdict_key, f"{keys.SIGNING_KEY_ENV}={env}" if env else str(keys.keys_dir() / keys.PRIVATE_NAME),
-                      "verdicts and attestations")]
+    source = f"{keys.SIGNING_KEY_ENV}={env}" if env else str(keys.keys_dir() / keys.PRIVATE_NAME)
+    project = None if env else _project(app)  # BAKERY_SIGNING_KEY signs attestations too
+    if project is not None and project.signing.key:
+        attesting = keys.project_signing_key(project)
+        if keys.key_id(attesting.public_key()) != keys.key_id(verdict_key.public_key()):
+            return PublicKeys((exported(verdict_key, source, "verdicts"),
+                               exported(attesting, f"signing.key {project.path(project.signing.key)}",
+                                        "attestations and canaries")))
+    return PublicKeys((exported(verdict_key, source, "verdicts and attestations"),))
+
+
+def _project(app: AppContext):
+    """The project around app.project_dir, None outside one; a broken bakery.yml says so rather than
+    letting export print a key that may be the wrong one."""
+    from bakery import config
+
     try:
         config.find_root(app.project_dir)
     except ConfigError:
-        return PublicKeys(tuple(found))  # outside a project: the key that signs verdicts here
-    project = app.load()  # a broken bakery.yml says so rather than printing a key that may be the wrong one
-    if project.signing.key and not env:
-        path = project.path(project.signing.key)
-        attesting = exported(keys.project_signing_key(project), f"signing.key {path}", "attestations and canaries")
-        if attesting.key_id != found[0].key_id:
-            found = [ExportedKey(found[0].pem, found[0].key_id, found[0].source, "verdicts"), attesting]
-    return PublicKeys(tuple(found))
+        return None
+    return app.load()
